@@ -15,7 +15,7 @@ O ?= build
 endif
 
 PKGS := libcjson libcurl libcrypto
-CPPFLAGS += -D_GNU_SOURCE -Ilib -Icgi -Iworker $(shell pkg-config --cflags $(PKGS)) $(shell mariadb_config --include)
+CPPFLAGS += -D_GNU_SOURCE -Ilib -Icgi -Iworker -Ictl $(shell pkg-config --cflags $(PKGS)) $(shell mariadb_config --include)
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter -O2 -g -pthread -fno-strict-aliasing
 LDLIBS  += -lfcgi $(shell mariadb_config --libs) $(shell pkg-config --libs $(PKGS)) -lopenblas -lm -lpthread
@@ -80,7 +80,7 @@ $(O)/quire-api: $(O)/obj/cgi/main.o $(LIBAPI) $(LIBQ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(O)/quire-worker: $(O)/obj/worker/main.o $(LIBWRK) $(LIBQ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ENGINE_LDLIBS) $(LDLIBS)
-$(O)/quirectl: $(O)/obj/ctl/quirectl.o $(LIBQ)
+$(O)/quirectl: $(call obj,$(wildcard ctl/*.c)) $(LIBQ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/tests/%: $(O)/obj/tests/%.o $(LIBT) $(LIBAPI) $(LIBWRK) $(LIBQ)
