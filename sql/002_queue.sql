@@ -29,7 +29,7 @@ CREATE TABLE jobs (
     started_at        DATETIME(3)  NULL,
     finished_at       DATETIME(3)  NULL,
     -- The claim: WHERE status='pending' AND type=? ORDER BY priority DESC, id
-    KEY ix_jobs_claim (status, type, priority, id),
+    KEY ix_jobs_claim (status, type, priority DESC, id),
     KEY ix_jobs_lease (status, lease_expires_at),
     KEY ix_jobs_aging (status, aged_at),
     KEY ix_jobs_owner (owner_id, id),
@@ -87,3 +87,12 @@ CREATE TABLE counters (
     name        VARCHAR(128) NOT NULL PRIMARY KEY,
     value       BIGINT       NOT NULL DEFAULT 0
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- The ledger of the noop job type (tests and benchmarks): one row each time a
+-- worker's completion of a noop job was accepted by the queue.
+CREATE TABLE noop_completions (
+    job_id      BIGINT UNSIGNED NOT NULL,
+    worker_id   VARCHAR(64)  NOT NULL,
+    at          DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    KEY ix_noop_job (job_id)
+) ENGINE=InnoDB;
