@@ -201,12 +201,15 @@ static const char claim_select[] =
     " FROM jobs FORCE INDEX (ix_jobs_claim) WHERE status = 'pending' AND type = ? AND run_at <= NOW(3)"
     " ORDER BY priority DESC, id LIMIT ? FOR UPDATE SKIP LOCKED";
 
-/* One UPDATE for the whole batch: unused slots hold id 0, which no job has. */
+/* One UPDATE for the whole batch: unused slots hold id 0, which no job has.
+ * Only the primary key in the WHERE: the rows are ours (locked by the
+ * SELECT), and a status predicate could lead the optimizer to scan and lock
+ * the claim index, which deadlocks concurrent claimers. */
 static const char claim_update[] =
     "UPDATE jobs SET status = 'running', attempts = attempts + 1, worker_id = ?,"
     " attempt_token = CONCAT(?, '.', id, '.', attempts), lease_expires_at = NOW(3) + INTERVAL ? SECOND,"
     " started_at = NOW(3), cancel_requested = 0"
-    " WHERE status = 'pending' AND id IN (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    " WHERE id IN (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static qerr claim_one_type(qdb *db, qarena *a, const char *worker_id, const char *type, int max, int lease,
                            qjob *out, int *got, qerrctx *err)
@@ -220,7 +223,7 @@ static qerr claim_one_type(qdb *db, qarena *a, const char *worker_id, const char
     int64_t ids[QQUEUE_MAX_BATCH] = {0};
     for (int i = 0; i < r->nrows && i < QQUEUE_MAX_BATCH; i++)
         ids[i] = qrows_i64(r, i, 0, 0);
-    e = qdb_exec(db, err, claim_update, "ssiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii", worker_id, prefix, (int64_t)lease,
+    e = qdb_exec(db, err, claim_update, "ss" "i" "iiiiiiiiiiiiiiii" "iiiiiiiiiiiiiiii", worker_id, prefix, (int64_t)lease,
                  ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6], ids[7], ids[8], ids[9], ids[10], ids[11],
                  ids[12], ids[13], ids[14], ids[15], ids[16], ids[17], ids[18], ids[19], ids[20], ids[21], ids[22],
                  ids[23], ids[24], ids[25], ids[26], ids[27], ids[28], ids[29], ids[30], ids[31]);

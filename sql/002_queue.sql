@@ -36,6 +36,7 @@ CREATE TABLE jobs (
     KEY ix_jobs_audiobook (audiobook_id),
     KEY ix_jobs_parent (parent_id),
     KEY ix_jobs_finished (finished_at),
+    KEY ix_jobs_worker (worker_id),
     UNIQUE KEY uq_jobs_idem (owner_id, idempotency_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
