@@ -178,13 +178,14 @@ void qqueue_wake(qdb *db, const char *type)
     qrows *r = NULL;
     qerrctx e = {0};
     if (a && qdb_query(db, a, &r, &e,
-                       "SELECT conn_id FROM worker_waits WHERE FIND_IN_SET(?, types)"
-                       " AND since > NOW(3) - INTERVAL 5 SECOND ORDER BY since LIMIT 1", "s", type) == Q_OK &&
+                       "SELECT conn_id FROM worker_waits WHERE woken = 0 AND FIND_IN_SET(?, types)"
+                       " AND since > NOW(3) - INTERVAL 10 SECOND ORDER BY since LIMIT 1", "s", type) == Q_OK &&
         r->nrows == 1) {
         uint64_t id = strtoull(qrows_get(r, 0, 0), NULL, 10);
-        /* claim the waiter first so two enqueues do not wake the same one */
-        if (qdb_exec(db, &e, "DELETE FROM worker_waits WHERE conn_id = ?", "i", (int64_t)id) == Q_OK &&
-            qdb_affected(db) == 1) {
+        /* mark first (one waker per waiter; a sleep not started yet sees
+         * the mark and skips), then interrupt a sleep under way */
+        if (qdb_exec(db, &e, "UPDATE worker_waits SET woken = 1 WHERE conn_id = ? AND woken = 0", "i",
+                     (int64_t)id) == Q_OK && qdb_affected(db) == 1) {
             char sql[64];
             snprintf(sql, sizeof sql, "KILL QUERY %llu", (unsigned long long)id);
             if (mysql_query(qdb_mysql(db), sql) != 0)
@@ -658,7 +659,7 @@ int qqueue_reap(qdb *db, qerrctx *err)
 qerr qqueue_expire_worker(qdb *db, const char *worker_id, qerrctx *err)
 {
     return qdb_exec(db, err, "UPDATE jobs SET lease_expires_at = NOW(3) - INTERVAL 1 SECOND"
-                    " WHERE worker_id = ? AND status = 'running'", "s", worker_id);
+                    " WHERE status = 'running' AND worker_id = ?", "s", worker_id);
 }
 
 qerr qqueue_counter_add(qdb *db, const char *name, int64_t by, int64_t *value, qerrctx *err)

@@ -196,8 +196,9 @@ static void idle_wait(void)
         W.wait_conn_id = mysql_thread_id(qdb_mysql(W.wait_db));
     }
     MYSQL *my = qdb_mysql(W.wait_db);
-    char sql[64];
-    snprintf(sql, sizeof sql, "SELECT SLEEP(%d)", IDLE_SLEEP_S);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT IF((SELECT woken FROM worker_waits WHERE conn_id = CONNECTION_ID()) = 1,"
+             " 0, SLEEP(%d))", IDLE_SLEEP_S);
     if (mysql_query(my, sql) == 0) {
         MYSQL_RES *res = mysql_store_result(my);
         if (res)
@@ -361,7 +362,8 @@ int main(int argc, char **argv)
             /* announce the parking spot before the last look, so an enqueue
              * that lands in between still wakes us */
             qerr_clear(&e);
-            qdb_exec(db, &e, "REPLACE INTO worker_waits (conn_id, worker_id, types, since) VALUES (?, ?, ?, NOW(3))",
+            qdb_exec(db, &e, "REPLACE INTO worker_waits (conn_id, worker_id, types, since, woken)"
+                     " VALUES (?, ?, ?, NOW(3), 0)",
                      "iss", (int64_t)W.wait_conn_id, W.id, W.types_csv);
             registered_wait = 1;
         }
@@ -409,7 +411,13 @@ int main(int argc, char **argv)
             continue;
         }
         if (!registered_wait) {
-            idle_wait();            /* opens the wait connection the first time */
+            /* no parking spot announced (no wait connection yet): open it
+             * and look again before sleeping */
+            qerr_clear(&e);
+            if (!W.wait_db && (W.wait_db = qdb_open(&e)))
+                W.wait_conn_id = mysql_thread_id(qdb_mysql(W.wait_db));
+            if (!W.wait_db)
+                qsleep_ms(1000);
             continue;
         }
         idle_wait();
