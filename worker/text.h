@@ -33,6 +33,8 @@ typedef struct qtext_summary_opts {
                              words are picked (0 means 4; relaxed when too few) */
     const qtext_df *df;   /* library document frequencies, or NULL to compute
                              IDF over the input's own segments */
+    size_t block;         /* block size for long inputs (0 means
+                             QTEXT_SUMMARY_BLOCK; at least 16) */
 } qtext_summary_opts;
 
 typedef struct qtext_summary_item {

@@ -15,7 +15,7 @@
 struct sopts {
     double lambda, damping, threshold;
     unsigned dim;
-    size_t min_words;
+    size_t min_words, block;
     const qtext_df *df;
 };
 
@@ -256,6 +256,7 @@ qerr qtext_summarize(const qtext_seg *segs, size_t n, const qtext_summary_opts *
         .dim = uo->dim ? uo->dim : 1024,
         .min_words = uo->min_words ? uo->min_words : 4,
         .df = uo->df,
+        .block = uo->block ? (uo->block < 16 ? 16 : uo->block) : QTEXT_SUMMARY_BLOCK,
     };
     memset(out, 0, sizeof *out);
     double t0 = now();
@@ -291,10 +292,10 @@ qerr qtext_summarize(const qtext_seg *segs, size_t n, const qtext_summary_opts *
         idx[i] = i;
 
     /* Long inputs: keep the best of each block until one block is left. */
-    while (m > QTEXT_SUMMARY_BLOCK && !e) {
+    while (m > o.block && !e) {
         size_t target = 3 * k < m / 2 ? 3 * k : m / 2, nn = 0;
-        for (size_t b = 0; b < m && !e; b += QTEXT_SUMMARY_BLOCK) {
-            size_t bl = m - b < QTEXT_SUMMARY_BLOCK ? m - b : QTEXT_SUMMARY_BLOCK;
+        for (size_t b = 0; b < m && !e; b += o.block) {
+            size_t bl = m - b < o.block ? m - b : o.block;
             size_t kb = (size_t)ceil((double)target * bl / m), np = 0;
             if (kb < 1)
                 kb = 1;
