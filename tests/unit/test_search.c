@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "text_search.h"
@@ -216,6 +217,53 @@ static void test_without_df(void)
     ix = saved;
 }
 
+/* Searches from several threads while another thread adds and removes an
+ * audiobook: every search succeeds and sees user 1's window first. */
+struct conc {
+    int stop;
+    int bad;
+};
+
+static void *searcher(void *arg)
+{
+    struct conc *c = arg;
+    qtext_search_filter f = {.viewer_id = 1, .audiobook_id = 1};
+    const char *q = queries[2].phrase;
+    for (int i = 0; i < 200 && !__atomic_load_n(&c->stop, __ATOMIC_RELAXED); i++) {
+        qtext_hit hits[3];
+        size_t nh;
+        qerrctx err = {0};
+        if (qtext_search_text(ix, q, strlen(q), &libdf, &f, 3, hits, &nh, &err) != Q_OK ||
+            nh != 3 || hits[0].meta.chapter != queries[2].chapter)
+            __atomic_add_fetch(&c->bad, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_concurrent(void)
+{
+    struct conc c = {0, 0};
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        T_REQUIRE(pthread_create(&th[i], NULL, searcher, &c) == 0);
+    size_t before = qtext_index_size(ix);
+    for (int round = 0; round < 5; round++) {
+        float v[QTEXT_EMBED_DIM];
+        qerrctx err = {0};
+        for (int k = 0; k < QTEXT_EMBED_DIM; k++)
+            v[k] = (float)((k * 7 + round) % 11) - 5.0f;
+        for (int r = 0; r < 50; r++) {
+            qtext_win_meta m = {.id = 900000 + (uint64_t)r, .audiobook_id = 55, .owner_id = 1};
+            T_CHECK(qtext_index_add(ix, &m, v, &err) == Q_OK);
+        }
+        T_EQ_INT(qtext_index_remove_audiobook(ix, 55), 50);
+    }
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    T_EQ_INT(c.bad, 0);
+    T_EQ_INT(qtext_index_size(ix), before);
+}
+
 int main(void)
 {
     if (td_load_gulliver(&book) != 0) {
@@ -239,6 +287,7 @@ int main(void)
     T_RUN(test_phrase_finds_its_chapter);
     T_RUN(test_visibility);
     T_RUN(test_remove);
+    T_RUN(test_concurrent);
     T_RUN(test_without_df);
     qtext_index_free(ix);
     qtext_df_free(&libdf);
