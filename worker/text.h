@@ -83,9 +83,11 @@ typedef struct qtext_tags {
     qtext_tag *tags;      /* best first */
 } qtext_tags;
 
+#define QTEXT_TAGS_MAX_INPUT (8u << 20)   /* bytes; about 80 hours of speech */
+
 /* Keyphrases of text[0..len). On success *out owns the tags and their
  * phrases; free with qtext_tags_free. Errors: Q_ERR_TOO_LARGE over
- * QTEXT_MAX_INPUT, Q_ERR_NOMEM. */
+ * QTEXT_TAGS_MAX_INPUT, Q_ERR_NOMEM. */
 qerr qtext_tags_extract(const char *text, size_t len, const qtext_tag_opts *opts,
                         qtext_tags *out, qerrctx *err);
 void qtext_tags_free(qtext_tags *t);   /* accepts NULL */

@@ -59,7 +59,23 @@ struct cand {
     double tfidf, tr, score;
 };
 
-/* A word that may be part of a tag: not a stopword, 3+ bytes, not a number. */
+/* Words too generic to make a tag or to be part of one: number words and
+ * the commonest adjectives and verbs of narration. Sorted for bsearch. */
+static const char *weak_words[] = {
+    "came", "come", "eight", "first", "five", "four", "gave", "get", "give", "go", "good",
+    "got", "great", "hundred", "knew", "know", "last", "like", "little", "made", "make",
+    "many", "next", "nine", "put", "saw", "say", "see", "seven", "several", "six", "take",
+    "ten", "thing", "things", "think", "thousand", "three", "told", "took", "twenty", "two",
+    "went",
+};
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A word that may be part of a tag: not a stopword or weak word, 3+ bytes,
+ * not a number. */
 static int taggable(const qtext_tokens *t, size_t i)
 {
     if (t->flags[i] & QTEXT_TOK_STOP)
@@ -67,6 +83,9 @@ static int taggable(const qtext_tokens *t, size_t i)
     const char *w = t->word[i];
     size_t len = strlen(w);
     if (len < 3)
+        return 0;
+    if (bsearch(&w, weak_words, sizeof weak_words / sizeof weak_words[0], sizeof weak_words[0],
+                cmp_cstr))
         return 0;
     for (size_t j = 0; j < len; j++)
         if (!isdigit((unsigned char)w[j]))
@@ -119,6 +138,9 @@ qerr qtext_tags_extract(const char *text, size_t len, const qtext_tag_opts *opts
     if (max_ngram > QTEXT_NGRAM_MAX)
         max_ngram = QTEXT_NGRAM_MAX;
     memset(out, 0, sizeof *out);
+    if (len > QTEXT_TAGS_MAX_INPUT)
+        return qerr_set(err, Q_ERR_TOO_LARGE, "tags: text of %zu bytes is over the %u byte limit",
+                        len, QTEXT_TAGS_MAX_INPUT);
 
     qtext_tokens t;
     qerr e = qtext_tokenize(text, len, &t, err);
@@ -219,12 +241,13 @@ qerr qtext_tags_extract(const char *text, size_t len, const qtext_tag_opts *opts
             break;
     }
 
-    /* Scores. A phrase must recur (unless the text is short). */
+    /* Scores. A phrase of several words must recur; so must a single word
+     * unless the text is short. */
     uint32_t min_count = t.n >= 200 ? 2 : 1;
     double max_tf = 0, max_tr = 0;
     size_t keep = 0;
     for (size_t i = 0; i < nc; i++) {
-        if (c[i].count < min_count)
+        if (c[i].count < (c[i].n > 1 ? 2 : min_count))
             continue;
         double tr = 0;
         for (size_t j = 0; j < c[i].n; j++) {

@@ -207,6 +207,10 @@ static void test_tags(void)
     T_REQUIRE(qtext_tags_extract("", 0, NULL, &t, &err) == Q_OK);
     T_EQ_INT(t.n, 0);
     qtext_tags_free(&t);
+    qerrctx e2 = {0};
+    T_EQ_INT(qtext_tags_extract("x", (size_t)QTEXT_TAGS_MAX_INPUT + 1, NULL, &t, &e2),
+             Q_ERR_TOO_LARGE);
+    T_EQ_INT(t.n, 0);
 }
 
 static void test_windows(void)
