@@ -61,6 +61,20 @@ qerr qtext_summarize(const qtext_seg *segs, size_t n, const qtext_summary_opts *
                      qtext_summary *out, qerrctx *err);
 void qtext_summary_free(qtext_summary *s);   /* accepts NULL */
 
+/* Chapter summaries and a book summary in one call. chapter_first[c] is the
+ * index of chapter c's first segment (ascending, the first one 0); a chapter
+ * ends where the next begins, the last at n. Each chapter is summarized with
+ * chapter_opts (NULL: defaults); the book summary then ranks the union of
+ * the chapters' picks with book_opts (NULL: max(5, nch) sentences). All item
+ * indexes are into segs. chapters is the caller's array of nch summaries;
+ * on success the caller frees each and *book with qtext_summary_free; on
+ * error all are freed. Errors: Q_ERR_INVALID for bad chapter bounds, and
+ * those of qtext_summarize. */
+qerr qtext_summarize_book(const qtext_seg *segs, size_t n, const size_t *chapter_first,
+                          size_t nch, const qtext_summary_opts *chapter_opts,
+                          const qtext_summary_opts *book_opts, qtext_summary *chapters,
+                          qtext_summary *book, qerrctx *err);
+
 typedef struct qtext_tag_opts {
     size_t max_tags;      /* 0 means 10 */
     unsigned max_ngram;   /* longest phrase in words (0 means 3, at most

@@ -348,3 +348,57 @@ out:
     out->secs_total = now() - t0;
     return e;
 }
+
+qerr qtext_summarize_book(const qtext_seg *segs, size_t n, const size_t *chapter_first,
+                          size_t nch, const qtext_summary_opts *chapter_opts,
+                          const qtext_summary_opts *book_opts, qtext_summary *chapters,
+                          qtext_summary *book, qerrctx *err)
+{
+    memset(book, 0, sizeof *book);
+    for (size_t c = 0; c < nch; c++)
+        memset(&chapters[c], 0, sizeof chapters[c]);
+    if (nch == 0 || chapter_first[0] != 0)
+        return qerr_set(err, Q_ERR_INVALID, "summarize: the first chapter must start at 0");
+    for (size_t c = 1; c < nch; c++)
+        if (chapter_first[c] < chapter_first[c - 1] || chapter_first[c] > n)
+            return qerr_set(err, Q_ERR_INVALID, "summarize: chapter %zu starts at %zu, out of "
+                            "order or past %zu segments", c, chapter_first[c], n);
+    qerr e = Q_OK;
+    size_t total = 0;
+    for (size_t c = 0; c < nch && !e; c++) {
+        size_t first = chapter_first[c], end = c + 1 < nch ? chapter_first[c + 1] : n;
+        e = qtext_summarize(segs + first, end - first, chapter_opts, &chapters[c], err);
+        for (size_t i = 0; !e && i < chapters[c].n; i++)
+            chapters[c].items[i].index += first;
+        total += chapters[c].n;
+    }
+    qtext_seg *u = NULL;
+    size_t *map = NULL;
+    if (!e && total) {
+        u = malloc(total * sizeof *u);
+        map = malloc(total * sizeof *map);
+        if (!u || !map)
+            e = qerr_set(err, Q_ERR_NOMEM, "summarize: out of memory");
+    }
+    if (!e && total) {
+        size_t k = 0;
+        for (size_t c = 0; c < nch; c++)
+            for (size_t i = 0; i < chapters[c].n; i++) {
+                map[k] = chapters[c].items[i].index;
+                u[k] = segs[map[k]];
+                k++;
+            }
+        qtext_summary_opts bo = {.sentences = nch > 5 ? nch : 5};
+        e = qtext_summarize(u, total, book_opts ? book_opts : &bo, book, err);
+        for (size_t i = 0; !e && i < book->n; i++)
+            book->items[i].index = map[book->items[i].index];
+    }
+    free(u);
+    free(map);
+    if (e) {
+        for (size_t c = 0; c < nch; c++)
+            qtext_summary_free(&chapters[c]);
+        qtext_summary_free(book);
+    }
+    return e;
+}

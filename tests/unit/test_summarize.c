@@ -189,6 +189,53 @@ static void test_rouge(void)
     T_CHECK(oursl > rndl, "ROUGE-L %.3f not above random %.3f", oursl, rndl);
 }
 
+/* Chapter summaries and a book summary from them, indexes into the book. */
+static void test_book(void)
+{
+    qtext_seg *segs = NULL;
+    size_t n = 0, first[TD_MAX_CHAPTERS];
+    qerrctx err = {0};
+    for (size_t c = 0; c < book.nch; c++) {
+        qtext_seg *s;
+        size_t m;
+        T_REQUIRE(qtext_segments_from_text(book.ch[c], book.chlen[c], &s, &m, &err) == Q_OK);
+        segs = realloc(segs, (n + m) * sizeof *segs);
+        memcpy(segs + n, s, m * sizeof *s);
+        first[c] = n;
+        n += m;
+        free(s);
+    }
+    qtext_summary ch[TD_MAX_CHAPTERS], whole;
+    qtext_summary_opts co = {.sentences = 4}, bo = {.sentences = 5};
+    T_REQUIRE(qtext_summarize_book(segs, n, first, book.nch, &co, &bo, ch, &whole, &err) == Q_OK,
+              "%s", err.msg);
+    for (size_t c = 0; c < book.nch; c++) {
+        size_t end = c + 1 < book.nch ? first[c + 1] : n;
+        T_EQ_INT(ch[c].n, 4);
+        for (size_t i = 0; i < ch[c].n; i++)
+            T_CHECK(ch[c].items[i].index >= first[c] && ch[c].items[i].index < end,
+                    "chapter %zu item outside its chapter", c + 1);
+    }
+    T_EQ_INT(whole.n, 5);
+    for (size_t i = 0; i < whole.n; i++) {
+        int found = 0;
+        for (size_t c = 0; c < book.nch; c++)
+            for (size_t j = 0; j < ch[c].n; j++)
+                found |= ch[c].items[j].index == whole.items[i].index;
+        T_CHECK(found, "book summary sentence %zu is a chapter summary sentence", i);
+        if (i)
+            T_CHECK(whole.items[i - 1].index < whole.items[i].index);
+    }
+    t_note("book summary: %.200s...", whole.text);
+    for (size_t c = 0; c < book.nch; c++)
+        qtext_summary_free(&ch[c]);
+    qtext_summary_free(&whole);
+    size_t bad[2] = {1, 0};
+    qerrctx e2 = {0};
+    T_EQ_INT(qtext_summarize_book(segs, n, bad, 2, NULL, NULL, ch, &whole, &e2), Q_ERR_INVALID);
+    free(segs);
+}
+
 int main(void)
 {
     if (td_load_gulliver(&book) != 0) {
@@ -200,6 +247,7 @@ int main(void)
     T_RUN(test_edges);
     T_RUN(test_blocks);
     T_RUN(test_rouge);
+    T_RUN(test_book);
     td_free(&book);
     return t_done();
 }
