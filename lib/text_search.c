@@ -244,6 +244,9 @@ qerr qtext_search_text(qtext_index *ix, const char *query, size_t len, const qte
 {
     float q[DIM];
     *nhits = 0;
+    if (len > QTEXT_QUERY_MAX)
+        return qerr_set(err, Q_ERR_TOO_LARGE, "search: the query is over %d bytes",
+                        QTEXT_QUERY_MAX);
     qerr e = qtext_embed_text(query, len, df, q, err);
     if (e)
         return e;

@@ -18,6 +18,7 @@
 
 #define QTEXT_INDEX_MAX_ROWS (16u << 20)
 #define QTEXT_SEARCH_MAX_K 1000
+#define QTEXT_QUERY_MAX 4096          /* bytes of query text */
 
 /* What the index keeps per window (the text stays in the database). */
 typedef struct qtext_win_meta {
@@ -71,7 +72,8 @@ qerr qtext_index_search(qtext_index *ix, const float *q, const qtext_search_filt
                         size_t k, qtext_hit *hits, size_t *nhits, qerrctx *err);
 
 /* Embed query text (as qtext_embed_text, with the library's df or NULL) and
- * search. Errors: those of both, Q_ERR_INVALID for a query with no words. */
+ * search. Errors: those of both, Q_ERR_TOO_LARGE over QTEXT_QUERY_MAX bytes,
+ * Q_ERR_INVALID for a query with no words to search for. */
 qerr qtext_search_text(qtext_index *ix, const char *query, size_t len, const qtext_df *df,
                        const qtext_search_filter *f, size_t k, qtext_hit *hits,
                        size_t *nhits, qerrctx *err);

@@ -174,6 +174,11 @@ static void test_visibility(void)
     T_EQ_INT(qtext_search_text(ix, q, strlen(q), NULL, &f1, 0, hits, &nh, &e3), Q_ERR_INVALID);
     qerrctx e4 = {0};
     T_EQ_INT(qtext_search_text(ix, "the of", 6, NULL, &f1, 5, hits, &nh, &e4), Q_ERR_INVALID);
+    char big[QTEXT_QUERY_MAX + 1];
+    memset(big, 'a', sizeof big);
+    qerrctx e5 = {0};
+    T_EQ_INT(qtext_search_text(ix, big, sizeof big, NULL, &f1, 5, hits, &nh, &e5),
+             Q_ERR_TOO_LARGE);
 }
 
 static void test_remove(void)
