@@ -3,6 +3,7 @@
  * leases, reaps expired ones, parks idle in SELECT SLEEP on a connection an
  * enqueue can wake, and on SIGTERM drains then releases what is left. */
 #include "worker.h"
+#include "blas.h"
 #include "util.h"
 #include "workers.h"
 
@@ -314,7 +315,11 @@ int main(int argc, char **argv)
     }
     if (!db)
         return 0;
-    qworker_info info = {W.id, host, W.types_csv, "none", NULL, W.concurrency};
+    /* the BLAS backend is chosen (and the reason logged) before the first
+     * job; a CUDA build without a device says so here and uses OpenBLAS */
+    qblas_init();
+    const char *gpu = qblas_backend_in_use() == QBLAS_CUDA ? "cuda" : "none";
+    qworker_info info = {W.id, host, W.types_csv, gpu, NULL, W.concurrency};
     for (int tries = 0;; tries++) {
         qerr_clear(&e);
         if (!qworkers_register(db, &info, &e) && !qqueue_expire_worker(db, W.id, &e))
