@@ -1,0 +1,215 @@
+/* test_asr.c - the speech recogniser: model lookup, VAD segmentation, word
+ * timings, cancellation, and quality against the bare pocketsphinx_continuous
+ * on the LibriVox clips of pocketsphinx-testdata (same model, same run). */
+#include "t.h"
+#include "wer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "asr.h"
+#include "audio.h"
+#include "transcript.h"
+
+#define LIBRIVOX "/usr/share/pocketsphinx/test/data/librivox"
+#define MODEL "/usr/share/pocketsphinx/model/en-us"
+
+static const char *const clips[] = {
+    "sense_and_sensibility_01_austen_64kb-0870", "sense_and_sensibility_01_austen_64kb-0880",
+    "sense_and_sensibility_01_austen_64kb-0890", "sense_and_sensibility_01_austen_64kb-0920",
+    "sense_and_sensibility_01_austen_64kb-0930",
+};
+#define NCLIPS (sizeof clips / sizeof clips[0])
+
+/* The reference line for id from the `transcription` file, markers removed. */
+static int reference(const char *id, char *out, size_t cap)
+{
+    FILE *f = fopen(LIBRIVOX "/transcription", "r");
+    if (!f) return -1;
+    char line[2048];
+    int found = -1;
+    while (fgets(line, sizeof line, f)) {
+        char *p = strstr(line, id);
+        if (!p) continue;
+        p[-1] = 0;                              /* cut at "(" */
+        char *s = line;
+        if (!strncmp(s, "<s>", 3)) s += 3;
+        char *e = strstr(s, "</s>");
+        if (e) *e = 0;
+        snprintf(out, cap, "%s", s);
+        found = 0;
+        break;
+    }
+    fclose(f);
+    return found;
+}
+
+static void transcript_text(const q_transcript *t, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < t->nsegs; i++) {
+        int n = snprintf(out + len, cap - len, "%s%s", len ? " " : "", t->segs[i].text);
+        if (n < 0 || (size_t)n >= cap - len) break;
+        len += (size_t)n;
+    }
+}
+
+static void test_model_lookup(void)
+{
+    char hmm[4096], lm[4096], dict[4096];
+    qerrctx err = {0};
+    q_asr_options en = { .language = "en-US" };
+    T_EQ_INT(q_asr_find_model(&en, hmm, lm, dict, sizeof hmm, &err), Q_OK);
+    T_EQ_STR(hmm, MODEL "/en-us");
+    T_EQ_STR(lm, MODEL "/en-us.lm.bin");
+    T_EQ_STR(dict, MODEL "/cmudict-en-us.dict");
+    qerrctx e2 = {0};
+    q_asr_options xx = { .language = "xx" };
+    unsetenv("QUIRE_ASR_MODEL_DIR_XX");
+    T_EQ_INT(q_asr_find_model(&xx, hmm, lm, dict, sizeof hmm, &e2), Q_ERR_UNPROCESSABLE);
+    T_EQ_STR(e2.msg, "no speech model for language 'xx'");
+    /* Configuration makes a language available. */
+    setenv("QUIRE_ASR_MODEL_DIR_XX", MODEL, 1);
+    qerrctx e3 = {0};
+    T_EQ_INT(q_asr_find_model(&xx, hmm, lm, dict, sizeof hmm, &e3), Q_OK);
+    unsetenv("QUIRE_ASR_MODEL_DIR_XX");
+    void *st = NULL;
+    qerrctx e4 = {0};
+    q_asr_options hi = { .language = "hi" };
+    T_EQ_INT(q_asr_pocketsphinx.open(&hi, &st, &e4), Q_ERR_UNPROCESSABLE);
+    T_EQ_STR(e4.msg, "no speech model for language 'hi'");
+    T_CHECK(st == NULL);
+    char b[16];
+    T_EQ_STR(q_asr_lang_code("EN_gb", b, sizeof b), "en");
+    T_EQ_STR(q_asr_lang_code("english", b, sizeof b), "en");
+    T_EQ_STR(q_asr_lang_code(NULL, b, sizeof b), "en");
+}
+
+/* 1 s tone bursts separated by 1 s of silence: the VAD must cut in the
+ * silences and drop silence-only stretches. */
+static void test_vad_cuts_at_pauses(void)
+{
+    q_vad *v;
+    qerrctx err = {0};
+    T_REQUIRE(q_vad_new(&v, &err) == Q_OK);
+    size_t total = 16000 * 20;
+    int16_t *pcm = calloc(total, sizeof *pcm);
+    T_REQUIRE(pcm != NULL);
+    /* 2 s silence, then pattern: 4 s tone / 1 s silence, x3, then 3 s silence */
+    size_t pos = 2 * 16000;
+    for (int k = 0; k < 3; k++) {
+        for (size_t i = 0; i < 4 * 16000; i++)
+            pcm[pos + i] = (int16_t)(8000 * sin(2 * M_PI * 440 * (double)i / 16000));
+        pos += 5 * 16000;
+    }
+    double starts[8];
+    size_t lens[8], nseg = 0, off = 0;
+    for (;;) {
+        size_t used;
+        int ready;
+        size_t n = off < total ? (total - off < 4000 ? total - off : 4000) : 0;
+        T_REQUIRE(q_vad_feed(v, pcm + off, n, &used, &ready, &err) == Q_OK);
+        off += used;
+        if (ready && nseg < 8) {
+            const int16_t *s = q_vad_segment(v, &lens[nseg], &starts[nseg]);
+            (void)s;
+            nseg++;
+        }
+        if (n == 0) break;
+    }
+    T_EQ_INT(nseg, 3);
+    for (size_t i = 0; i < nseg && i < 3; i++) {
+        double tone_start = 2.0 + 5.0 * (double)i;
+        T_CHECK(starts[i] <= tone_start && starts[i] >= tone_start - 1.0, "seg %zu starts %.2f", i, starts[i]);
+        double len = (double)lens[i] / 16000;
+        T_CHECK(len >= 4.0 && len <= 5.0, "seg %zu is %.2f s", i, len);
+    }
+    free(pcm);
+    q_vad_free(v);
+}
+
+typedef struct cancel_ctx { int calls; int cancel_at; double last; } cancel_ctx;
+
+static int checkpoint(void *ud, double frac, const char *msg)
+{
+    cancel_ctx *c = ud;
+    c->calls++;
+    if (frac < c->last - 1e-9) return 1;       /* progress must not go back */
+    c->last = frac;
+    (void)msg;
+    return c->cancel_at && c->calls >= c->cancel_at;
+}
+
+static void test_librivox_quality(void)
+{
+    if (access(LIBRIVOX "/transcription", R_OK) != 0) { t_skip("pocketsphinx-testdata not installed"); return; }
+    double q_err = 0, e_err = 0;
+    size_t words = 0;
+    for (size_t i = 0; i < NCLIPS; i++) {
+        char ref[2048], wav[512], ours[4096];
+        T_REQUIRE(reference(clips[i], ref, sizeof ref) == 0);
+        snprintf(wav, sizeof wav, LIBRIVOX "/%s.wav", clips[i]);
+        q_transcript t;
+        q_transcript_init(&t);
+        qerrctx err = {0};
+        cancel_ctx cc = {0};
+        q_asr_options opt = { .language = "en" };
+        T_EQ_INT(q_asr_transcribe_file(&q_asr_pocketsphinx, &opt, wav, &t, checkpoint, &cc, &err), Q_OK);
+        T_CHECK(cc.calls >= 2, "checkpoint called %d times", cc.calls);
+        transcript_text(&t, ours, sizeof ours);
+        /* Word timings lie inside the clip and are ordered. */
+        double prev = 0;
+        for (size_t s = 0; s < t.nsegs; s++)
+            for (size_t w = 0; w < t.segs[s].nwords; w++) {
+                const q_word *qw = &t.segs[s].words[w];
+                T_CHECK(qw->start >= prev - 0.02 && qw->end >= qw->start && qw->end <= 10.0,
+                        "word %s %.2f-%.2f", qw->word, qw->start, qw->end);
+                prev = qw->start;
+            }
+        q_transcript_free(&t);
+        char *argv[] = { "pocketsphinx_continuous", "-infile", wav, "-hmm", MODEL "/en-us",
+                         "-lm", MODEL "/en-us.lm.bin", "-dict", MODEL "/cmudict-en-us.dict", NULL };
+        char *theirs = wer_run_capture(argv, NULL);
+        T_REQUIRE(theirs != NULL, "pocketsphinx_continuous did not run");
+        size_t n = 0;
+        size_t dq = wer_distance(ref, ours, &n), de = wer_distance(ref, theirs, NULL);
+        t_note("%s\n       ref:    %s\n       quire:  %s\n       engine: %s", clips[i], ref, ours, theirs);
+        free(theirs);
+        q_err += (double)dq;
+        e_err += (double)de;
+        words += n;
+    }
+    T_REQUIRE(words > 0);
+    double wq = q_err / (double)words, we = e_err / (double)words;
+    t_note("LibriVox WER: quire %.3f, pocketsphinx_continuous %.3f (%zu words)", wq, we, words);
+    T_CHECK(wq <= we + 1e-9, "quire WER %.3f worse than the engine's %.3f", wq, we);
+    T_CHECK(wq < 0.5, "quire WER %.3f", wq);
+}
+
+static void test_cancel_between_segments(void)
+{
+    q_transcript t;
+    q_transcript_init(&t);
+    qerrctx err = {0};
+    cancel_ctx cc = { .cancel_at = 1 };
+    q_asr_options opt = { .language = "en" };
+    qerr e = q_asr_transcribe_file(&q_asr_pocketsphinx, &opt,
+                                   LIBRIVOX "/sense_and_sensibility_01_austen_64kb-0870.wav",
+                                   &t, checkpoint, &cc, &err);
+    T_EQ_INT(e, Q_ERR_CANCELLED);
+    T_EQ_INT(t.nsegs, 0);
+    q_transcript_free(&t);
+}
+
+int main(void)
+{
+    T_RUN(test_model_lookup);
+    T_RUN(test_vad_cuts_at_pauses);
+    T_RUN(test_librivox_quality);
+    T_RUN(test_cancel_between_segments);
+    return t_done();
+}
