@@ -119,6 +119,48 @@ void q_audio_reader_close(q_audio_reader *r)
     free(r);
 }
 
+static uint32_t rd_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* FFmpeg trims a WAV data chunk to the file it finds, which hides a cut-off
+ * upload. Read the RIFF header ourselves: the seconds its data chunk
+ * promises, or 0 when unknown (streamed WAVs write 0 or ~0 there). */
+static double wav_promised_seconds(const unsigned char *h, size_t n)
+{
+    if (n < 12 || memcmp(h, "RIFF", 4) || memcmp(h + 8, "WAVE", 4)) return 0;
+    size_t off = 12;
+    uint32_t byte_rate = 0;
+    while (off + 8 <= n) {
+        uint32_t sz = rd_le32(h + off + 4);
+        if (!memcmp(h + off, "fmt ", 4) && off + 20 <= n) byte_rate = rd_le32(h + off + 16);
+        if (!memcmp(h + off, "data", 4)) {
+            if (sz == 0 || sz >= 0xFFFFFF00u || byte_rate == 0) return 0;
+            return (double)sz / byte_rate;
+        }
+        if (sz > n) return 0;
+        off += 8 + sz + (sz & 1);
+    }
+    return 0;
+}
+
+static double wav_promised(q_audio_reader *r, const char *path)
+{
+    unsigned char h[4096];
+    size_t n = 0;
+    if (r->mem) {
+        n = r->mem_len < sizeof h ? r->mem_len : sizeof h;
+        memcpy(h, r->mem, n);
+    } else if (path) {
+        FILE *f = fopen(path, "rb");
+        if (!f) return 0;
+        n = fread(h, 1, sizeof h, f);
+        fclose(f);
+    }
+    return wav_promised_seconds(h, n);
+}
+
 /* Everything after avformat_open_input: stream, decoder, resampler. */
 static qerr setup_decoder(q_audio_reader *r, int out_rate, q_audio_info *info, qerrctx *err)
 {
@@ -169,7 +211,7 @@ static qerr setup_decoder(q_audio_reader *r, int out_rate, q_audio_info *info, q
         memset(info, 0, sizeof *info);
         info->duration = dur;
         snprintf(info->format, sizeof info->format, "%s", r->fmt->iformat->name);
-        snprintf(info->codec, sizeof info->codec, "%s", codec->name);
+        snprintf(info->codec, sizeof info->codec, "%s", avcodec_get_name(st->codecpar->codec_id));
         info->bitrate = st->codecpar->bit_rate > 0 ? (long)st->codecpar->bit_rate
                                                    : (long)(r->fmt->bit_rate > 0 ? r->fmt->bit_rate : 0);
         info->sample_rate = r->dec->sample_rate;
@@ -201,7 +243,7 @@ static qerr setup_swr(q_audio_reader *r, const AVFrame *f, qerrctx *err)
     return Q_OK;
 }
 
-static qerr open_common(q_audio_reader *r, const char *url, int out_rate,
+static qerr open_common(q_audio_reader *r, const char *url, const char *path, int out_rate,
                         q_audio_reader **out, q_audio_info *info, qerrctx *err)
 {
     char eb[128];
@@ -218,6 +260,10 @@ static qerr open_common(q_audio_reader *r, const char *url, int out_rate,
     if (e) {
         q_audio_reader_close(r);
         return e;
+    }
+    if (!strcmp(r->fmt->iformat->name, "wav")) {
+        double promised = wav_promised(r, path);
+        if (promised > r->container_duration) r->container_duration = promised;
     }
     *out = r;
     return Q_OK;
@@ -240,7 +286,7 @@ qerr q_audio_reader_open(const char *path, int out_rate, q_audio_reader **out,
     r->fmt = avformat_alloc_context();
     if (!r->fmt) { free(r); return qerr_set(err, Q_ERR_NOMEM, "out of memory"); }
     r->fmt->protocol_whitelist = av_strdup("file");
-    qerr e = open_common(r, url, out_rate, out, info, err);
+    qerr e = open_common(r, url, path, out_rate, out, info, err);
     if (e == Q_ERR_NOT_FOUND) {
         qerr_clear(err);
         return qerr_set(err, Q_ERR_NOT_FOUND, "audio file not found: %s", path);
@@ -267,7 +313,7 @@ qerr q_audio_reader_open_mem(const void *data, size_t len, int out_rate,
     }
     r->fmt->pb = r->avio;
     r->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
-    return open_common(r, "", out_rate, out, info, err);
+    return open_common(r, "", NULL, out_rate, out, info, err);
 }
 
 int q_audio_reader_rate(const q_audio_reader *r) { return r->out_rate; }
