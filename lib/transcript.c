@@ -166,24 +166,21 @@ qerr q_transcript_write_json(const q_transcript *t, FILE *f, qerrctx *err)
             cJSON_Delete(o);
             return qerr_set(err, Q_ERR_NOMEM, "out of memory");
         }
-        cJSON_AddNumberToObject(o, "start", ms3(s->start));
-        cJSON_AddNumberToObject(o, "end", ms3(s->end));
-        cJSON_AddStringToObject(o, "text", s->text);
-        cJSON_AddItemToObject(o, "words", ws);
-        for (size_t j = 0; j < s->nwords; j++) {
+        int oom = !cJSON_AddNumberToObject(o, "start", ms3(s->start)) ||
+                  !cJSON_AddNumberToObject(o, "end", ms3(s->end)) ||
+                  !cJSON_AddStringToObject(o, "text", s->text);
+        cJSON_AddItemToObject(o, "words", ws);   /* o owns ws from here */
+        for (size_t j = 0; j < s->nwords && !oom; j++) {
             cJSON *w = cJSON_CreateObject();
-            if (!w) break;
-            cJSON_AddStringToObject(w, "word", s->words[j].word);
-            cJSON_AddNumberToObject(w, "start", ms3(s->words[j].start));
-            cJSON_AddNumberToObject(w, "end", ms3(s->words[j].end));
+            if (!w) { oom = 1; break; }
             cJSON_AddItemToArray(ws, w);
+            oom = !cJSON_AddStringToObject(w, "word", s->words[j].word) ||
+                  !cJSON_AddNumberToObject(w, "start", ms3(s->words[j].start)) ||
+                  !cJSON_AddNumberToObject(w, "end", ms3(s->words[j].end));
         }
-        char *txt = cJSON_PrintUnformatted(o);
+        char *txt = oom ? NULL : cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
-        if (!txt || cJSON_GetArraySize(ws) < 0) {
-            free(txt);
-            return qerr_set(err, Q_ERR_NOMEM, "out of memory");
-        }
+        if (!txt) return qerr_set(err, Q_ERR_NOMEM, "out of memory");
         if (i) fputc(',', f);
         fputs(txt, f);
         free(txt);
