@@ -260,7 +260,13 @@ static void test_long_file_memory_is_flat(void)
     T_CHECK(fabs(total / 16000.0 - 600) < 1, "decoded %zu samples", total);
     /* 10 minutes at 16 kHz would be 19 MB if held; streaming holds frames. */
     t_note("RSS %ld kB after warm-up, peak %ld kB over 10 minutes of audio", base, peak);
-    T_CHECK(base > 0 && peak - base < 2048, "RSS grew %ld kB", peak - base);
+#if defined(__SANITIZE_ADDRESS__)
+    /* ASan keeps freed blocks in quarantine: allow for it. */
+    long slack_kb = 64 * 1024;
+#else
+    long slack_kb = 2048;
+#endif
+    T_CHECK(base > 0 && peak - base < slack_kb, "RSS grew %ld kB", peak - base);
 }
 
 /* ---- output ------------------------------------------------------------ */
