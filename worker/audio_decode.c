@@ -39,6 +39,7 @@ struct q_audio_reader {
     int64_t produced;            /* output samples handed out */
     int16_t *pend;               /* converted samples not yet handed out */
     size_t pend_cap, pend_len, pend_off;
+    int in_fmt, in_rate, in_channels;  /* what swr was built for */
     int consecutive_errors;
     double last_pts;             /* seconds, of the last packet read */
     int demux_eof, dec_eof, swr_flushed, failed;
@@ -231,6 +232,10 @@ static qerr setup_swr(q_audio_reader *r, const AVFrame *f, qerrctx *err)
     else if (av_channel_layout_copy(&in, &f->ch_layout) < 0)
         return qerr_set(err, Q_ERR_NOMEM, "out of memory");
     int rate = f->sample_rate > 0 ? f->sample_rate : r->dec->sample_rate;
+    r->in_fmt = f->format;
+    r->in_rate = f->sample_rate;
+    r->in_channels = f->ch_layout.nb_channels;
+    swr_free(&r->swr);
     int rc = swr_alloc_set_opts2(&r->swr, &out, AV_SAMPLE_FMT_S16, r->out_rate,
                                  &in, (enum AVSampleFormat)f->format, rate, 0, NULL);
     av_channel_layout_uninit(&in);
@@ -339,11 +344,21 @@ static double out_pos(const q_audio_reader *r)
 /* Convert frame (or flush the resampler when f is NULL) into r->pend. */
 static qerr convert(q_audio_reader *r, const AVFrame *f, qerrctx *err)
 {
-    if (!r->swr) {
-        if (!f) return Q_OK;
+    if (f && (f->nb_samples <= 0 || !f->extended_data || !f->extended_data[0])) return Q_OK;
+    if (!r->swr && !f) return Q_OK;
+    /* A stream may change layout, rate or format mid-way (legitimately, or
+     * because it is damaged): rebuild the resampler for the new shape. */
+    if (f && (!r->swr || f->format != r->in_fmt || f->sample_rate != r->in_rate ||
+              f->ch_layout.nb_channels != r->in_channels)) {
+        if (f->sample_rate <= 0 || f->sample_rate > 768000 || f->ch_layout.nb_channels <= 0 ||
+            f->ch_layout.nb_channels > 64)
+            return corrupt(r, out_pos(r), "invalid frame parameters", err);
         qerr e = setup_swr(r, f, err);
         if (e) { r->failed = 1; return e; }
     }
+    if (f && av_sample_fmt_is_planar((enum AVSampleFormat)f->format))
+        for (int i = 0; i < f->ch_layout.nb_channels; i++)
+            if (!f->extended_data[i]) return corrupt(r, out_pos(r), "missing channel data", err);
     int want = swr_get_out_samples(r->swr, f ? f->nb_samples : 0);
     if (want < 0) return corrupt(r, out_pos(r), "resampler failed", err);
     if (want == 0) return Q_OK;
