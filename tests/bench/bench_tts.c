@@ -1,0 +1,95 @@
+/* bench_tts.c - `make bench-tts`: a 20,000-word text through the whole tts
+ * path (normalise, chunk, flite slt, pauses, LAME MP3 with chapter tag)
+ * against the bare `flite` program making a WAV from the same text, same
+ * run. Speed is "times faster than real time" (audio seconds / wall
+ * seconds). Last line:
+ *   bench-tts: xrt=<x> flite_xrt=<y> ratio=<r>
+ * QUIRE_BENCH_WORDS overrides the word count. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio.h"
+#include "fixture.h"
+#include "tts.h"
+#include "wer.h"
+
+static const char *const sentences[] = {
+    "It was a bright cold day in April, and the clocks were striking thirteen.",
+    "The old man walked slowly down the road to the market, where he bought bread and cheese.",
+    "His daughter was waiting at the door when he came home in the evening.",
+    "She asked him about the weather, the price of apples, and the news from the town.",
+    "He told her that the morning had been cold but the sun was warm in the afternoon.",
+    "Then they sat down at the table and ate their dinner together by the fire.",
+    "Outside, the wind moved through the trees and the river ran quickly toward the sea.",
+    "Nobody in the village could remember a spring that had come so late, or gone so fast.",
+};
+
+typedef struct sink_ctx { q_audio_writer *w; qerrctx *err; } sink_ctx;
+
+static int to_writer(void *ud, const int16_t *pcm, size_t n)
+{
+    sink_ctx *s = ud;
+    return q_audio_writer_write(s->w, pcm, n, s->err) != Q_OK;
+}
+
+int main(void)
+{
+    const char *wv = getenv("QUIRE_BENCH_WORDS");
+    size_t want = wv ? (size_t)atol(wv) : 20000, words = 0;
+    size_t cap = want * 12 + 1024, len = 0;
+    char *text = malloc(cap);
+    if (!text || !fx_tmpdir()) return 1;
+    for (size_t i = 0; words < want; i++) {
+        const char *s = sentences[i % (sizeof sentences / sizeof sentences[0])];
+        size_t sl = strlen(s);
+        if (len + sl + 4 >= cap) break;
+        memcpy(text + len, s, sl);
+        len += sl;
+        text[len++] = (i % 6 == 5) ? '\n' : ' ';
+        if (i % 6 == 5) text[len++] = '\n';
+        for (const char *p = s; *p; p++) if (*p == ' ') words++;
+        words++;
+    }
+    text[len] = 0;
+    char txt[600], mp3[600], wav[600];
+    fx_path("text.txt", txt, sizeof txt);
+    fx_path("out.mp3", mp3, sizeof mp3);
+    fx_path("flite.wav", wav, sizeof wav);
+    if (fx_write(txt, text, len)) return 1;
+
+    /* quire: the tts job's engine work. */
+    qerrctx err = {0};
+    double t0 = wer_now();
+    q_tts *t;
+    q_tts_params p = { .voice = "slt", .speed = 1.0, .pitch = 1.0 };
+    if (q_tts_open(&q_tts_flite, &p, &t, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
+    q_audio_writer *w;
+    q_audio_meta meta = { .title = "Bench", .author = "quire" };
+    if (q_audio_writer_open(mp3, Q_AUDIO_MP3, q_tts_rate(t), &meta, &w, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
+    q_audio_writer_chapter(w, "Chapter 1", &err);
+    sink_ctx sc = { w, &err };
+    if (q_tts_speak(t, text, len, to_writer, &sc, NULL, NULL, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
+    double audio = q_audio_writer_position(w);
+    if (q_audio_writer_close(w, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
+    q_tts_close(t);
+    double tq = wer_now() - t0;
+
+    /* The bare flite program. */
+    char *argv[] = { "flite", "-voice", "slt", "-f", txt, "-o", wav, NULL };
+    double tf = 0;
+    char *out = wer_run_capture(argv, &tf);
+    if (!out) { fprintf(stderr, "flite failed\n"); return 1; }
+    free(out);
+    q_audio_info info;
+    if (q_audio_probe(wav, &info, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
+    double xrt = audio / tq, fxrt = info.duration / tf;
+    printf("text: %zu words, %zu bytes\n", words, len);
+    printf("quire: %.1f s of MP3 audio in %.2f s\n", audio, tq);
+    printf("flite: %.1f s of WAV audio in %.2f s\n", info.duration, tf);
+    printf("target ratio >= 0.5: %s\n", xrt / fxrt >= 0.5 ? "met" : "MISSED");
+    printf("bench-tts: xrt=%.2f flite_xrt=%.2f ratio=%.3f\n", xrt, fxrt, xrt / fxrt);
+    free(text);
+    fx_cleanup();
+    return 0;
+}
