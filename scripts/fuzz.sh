@@ -18,5 +18,8 @@ clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
     -Ilib -Iworker $(pkg-config --cflags $pkgs) -o "$out/fuzz_$target" $srcs \
     $(pkg-config --libs $pkgs) -lpthread -lm
 # New inputs go to build-fuzz/corpus-<target>; the committed seeds stay as they are.
+# ASan quarantine would otherwise count as RSS against the limit.
+ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=64}
+export ASAN_OPTIONS
 exec "$out/fuzz_$target" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=1024 \
     -timeout=20 -artifact_prefix="$out/$target/" "$out/corpus-$target" "tests/fuzz/corpus/$target"

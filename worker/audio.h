@@ -131,8 +131,9 @@ qerr q_audio_assemble(const char *const *inputs, const char *const *titles, size
                       const q_audio_meta *meta, q_audio_chapter *chapters_out,
                       q_checkpoint_fn cp, void *cp_ud, qerrctx *err);
 
-/* libav* logging is process-global: this sets it to errors only, once.
- * Called by the open functions; harmless to call again. */
+/* libav* settings are process-global: this sets logging to fatal errors
+ * only and caps any single FFmpeg allocation at 96 MB, once. Called by the
+ * open functions; harmless to call again. */
 void q_audio_global_init(void);
 
 #endif

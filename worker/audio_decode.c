@@ -47,9 +47,16 @@ struct q_audio_reader {
 
 static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;   /* process-wide, see audio.h */
 
+/* No single FFmpeg allocation may exceed this: a damaged header can ask
+ * libavformat for gigabytes (an 82-byte WAV whose LIST chunk claims 4 GB
+ * did, found by the fuzzer). Legitimate buffers, cover art included, are
+ * far smaller. */
+#define AV_MAX_ALLOC ((size_t)96 << 20)
+
 static void global_init_once(void)
 {
     av_log_set_level(AV_LOG_FATAL);
+    av_max_alloc(AV_MAX_ALLOC);
 }
 
 void q_audio_global_init(void)
