@@ -124,7 +124,7 @@ static qerr ps_open(const q_asr_options *opt, void **state, qerrctx *err)
     ps_state *s = calloc(1, sizeof *s);
     if (!s) return qerr_set(err, Q_ERR_NOMEM, "out of memory");
     s->config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict,
-                            "-logfn", "/dev/null", NULL);
+                            "-remove_silence", "no", "-logfn", "/dev/null", NULL);
     if (!s->config) {
         ps_close(s);
         return qerr_set(err, Q_ERR_INTERNAL, "pocketsphinx rejected its configuration");

@@ -2,6 +2,7 @@
  * timings, cancellation, and quality against the bare pocketsphinx_continuous
  * on the LibriVox clips of pocketsphinx-testdata (same model, same run). */
 #include "t.h"
+#include "fixture.h"
 #include "wer.h"
 
 #include <math.h>
@@ -205,11 +206,53 @@ static void test_cancel_between_segments(void)
     q_transcript_free(&t);
 }
 
+/* Word times are real positions in the audio: the same clip behind 5 s of
+ * silence has every word 5 s later (the decoder must not drop silent frames
+ * from its frame count, and the VAD offset must be right). */
+static void test_word_times_follow_the_audio(void)
+{
+    const char *clip = LIBRIVOX "/sense_and_sensibility_01_austen_64kb-0880.wav";
+    if (access(clip, R_OK) != 0) { t_skip("pocketsphinx-testdata not installed"); return; }
+    char padded[600];
+    qerrctx err = {0};
+    T_REQUIRE(fx_tmpdir() != NULL);
+    fx_path("padded.wav", padded, sizeof padded);
+    q_audio_writer *w;
+    T_REQUIRE(q_audio_writer_open(padded, Q_AUDIO_WAV, 16000, NULL, &w, &err) == Q_OK);
+    T_EQ_INT(q_audio_writer_silence(w, 5 * 16000, &err), Q_OK);
+    q_audio_reader *r;
+    T_REQUIRE(q_audio_reader_open(clip, 16000, &r, NULL, &err) == Q_OK);
+    int16_t pcm[4096];
+    size_t got;
+    while (q_audio_reader_read(r, pcm, 4096, &got, &err) == Q_OK && got) q_audio_writer_write(w, pcm, got, &err);
+    q_audio_reader_close(r);
+    T_REQUIRE(q_audio_writer_close(w, &err) == Q_OK);
+    q_transcript a, b;
+    q_transcript_init(&a);
+    q_transcript_init(&b);
+    q_asr_options opt = { .language = "en" };
+    T_EQ_INT(q_asr_transcribe_file(&q_asr_pocketsphinx, &opt, clip, &a, NULL, NULL, &err), Q_OK);
+    T_EQ_INT(q_asr_transcribe_file(&q_asr_pocketsphinx, &opt, padded, &b, NULL, NULL, &err), Q_OK);
+    T_REQUIRE(a.nsegs == 1 && b.nsegs == 1, "%zu and %zu segments", a.nsegs, b.nsegs);
+    T_REQUIRE(a.segs[0].nwords == b.segs[0].nwords && a.segs[0].nwords >= 6);
+    for (size_t i = 0; i < a.segs[0].nwords; i++) {
+        double d = b.segs[0].words[i].start - a.segs[0].words[i].start;
+        T_CHECK(fabs(d - 5.0) < 0.05, "word %zu moved %.3f s", i, d);
+    }
+    /* The clip is 2.99 s: the last word ends near its end. */
+    const q_word *last = &a.segs[0].words[a.segs[0].nwords - 1];
+    T_CHECK(last->end > 2.3 && last->end <= 3.0, "last word ends at %.2f", last->end);
+    q_transcript_free(&a);
+    q_transcript_free(&b);
+    fx_cleanup();
+}
+
 int main(void)
 {
     T_RUN(test_model_lookup);
     T_RUN(test_vad_cuts_at_pauses);
     T_RUN(test_librivox_quality);
     T_RUN(test_cancel_between_segments);
+    T_RUN(test_word_times_follow_the_audio);
     return t_done();
 }
