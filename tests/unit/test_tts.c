@@ -161,18 +161,54 @@ static int acc_sink(void *ud, const int16_t *pcm, size_t n)
 static const char *sentence =
     "The quick brown fox jumps over the lazy dog, and then it runs far away into the green forest.";
 
+static double g_pitch = 1.0;       /* pitch for speak(); tests set it back to 1 */
+static double g_f0;                /* median F0 (Hz) of the last speak() */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median F0 over loud 40 ms frames, by autocorrelation over 70..400 Hz. */
+static double median_f0(const int16_t *x, size_t n, int rate)
+{
+    size_t win = (size_t)rate / 25, lo = (size_t)rate / 400, hi = (size_t)rate / 70;
+    double *f0 = malloc(sizeof *f0 * (n / win + 1));
+    size_t m = 0;
+    for (size_t s = 0; f0 && s + win + hi < n; s += win) {
+        double e = 0;
+        for (size_t i = 0; i < win; i++) e += (double)x[s + i] * x[s + i];
+        if (e / win < 1500.0 * 1500.0) continue;
+        double best = 0;
+        size_t lag = 0;
+        for (size_t l = lo; l <= hi; l++) {
+            double c = 0;
+            for (size_t i = 0; i < win; i++) c += (double)x[s + i] * x[s + i + l];
+            if (c > best) { best = c; lag = l; }
+        }
+        if (lag && best > 0.3 * e) f0[m++] = (double)rate / (double)lag;
+    }
+    double r = 0;
+    if (m) { qsort(f0, m, sizeof *f0, cmp_double); r = f0[m / 2]; }
+    free(f0);
+    return r;
+}
+
 static double speak(const q_tts_engine *e, const char *voice, double speed, const char *text,
                     double *rms, int *rate, qerr *rc, qerrctx *err)
 {
-    q_tts_params p = { .voice = voice, .speed = speed, .pitch = 1.0 };
+    q_tts_params p = { .voice = voice, .speed = speed, .pitch = g_pitch };
     q_tts *t;
-    pcm_acc a = {0};
+    pcm_acc a = { .keep = malloc(sizeof(int16_t) * 22050 * 60), .cap = 22050 * 60 };
     *rc = q_tts_open(e, &p, &t, err);
-    if (*rc) return 0;
+    if (*rc) { free(a.keep); return 0; }
     *rate = q_tts_rate(t);
     *rc = q_tts_speak(t, text, strlen(text), acc_sink, &a, NULL, NULL, err);
     q_tts_close(t);
     *rms = a.n ? sqrt(a.sq / (double)a.n) : 0;
+    g_f0 = *rate ? median_f0(a.keep, a.n, *rate) : 0;
+    free(a.keep);
     return *rate > 0 ? (double)a.n / *rate : 0;
 }
 
@@ -209,6 +245,19 @@ static void test_speed(void)
     double enorm = speak(&q_tts_espeak, "en-us", 1.0, sentence, &r2, &rate, &rc, &err);
     T_CHECK(fast < normal * 0.7, "flite speed 2: %.2f s vs %.2f s", fast, normal);
     T_CHECK(slow > enorm * 1.4, "espeak speed 0.5: %.2f s vs %.2f s", slow, enorm);
+    /* Higher pitch: higher fundamental frequency. */
+    const q_tts_engine *es[] = { &q_tts_flite, &q_tts_espeak };
+    for (int k = 0; k < 2; k++) {
+        g_pitch = 1.0;
+        speak(es[k], NULL, 1.0, sentence, &r1, &rate, &rc, &err);
+        double low = g_f0;
+        g_pitch = 1.8;
+        speak(es[k], NULL, 1.0, sentence, &r1, &rate, &rc, &err);
+        double high = g_f0;
+        g_pitch = 1.0;
+        t_note("%s median F0 at pitch 1.0: %.0f Hz, at pitch 1.8: %.0f Hz", es[k]->name, low, high);
+        T_CHECK(high > low * 1.1, "%s pitch has no effect", es[k]->name);
+    }
 }
 
 static void test_espeak_english_and_hindi(void)
