@@ -217,10 +217,8 @@ static qerr ps_transcribe(void *state, q_audio_reader *in, double total_s, q_tra
             const int16_t *seg = q_vad_segment(vad, &n, &start);
             if (cp) {
                 char msg[96], tb[16];
-                double done = q_audio_reader_position(in);
                 snprintf(msg, sizeof msg, "segment %zu at %s", nseg + 1, q_audio_fmt_time(start, tb, sizeof tb));
                 double frac = total_s > 0 ? start / total_s : 0;
-                (void)done;
                 if (cp(cp_ud, frac > 1 ? 1 : frac, msg)) {
                     e = qerr_set(err, Q_ERR_CANCELLED, "cancelled");
                     break;

@@ -66,7 +66,8 @@ char *q_audio_fmt_time(double seconds, char *buf, size_t cap);
 
 typedef enum {
     Q_AUDIO_WAV = 1,   /* 16-bit PCM RIFF; chapters are not stored */
-    Q_AUDIO_MP3,       /* LAME CBR, ID3v2.3 with TIT2/TPE1, CTOC and CHAP frames */
+    Q_AUDIO_MP3,       /* LAME CBR, ID3v2.4 with TIT2/TPE1, CHAP frames and a CTOC
+                          (the CTOC lists the first 255; every chapter gets a CHAP) */
     Q_AUDIO_M4B        /* AAC-LC in MP4 (ipod brand), chapter track + chpl */
 } q_audio_format;
 

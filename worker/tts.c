@@ -156,6 +156,23 @@ const q_tts_engine *q_tts_engine_by_name(const char *name)
     return NULL;
 }
 
+const q_tts_engine *q_tts_engine_for(const char *engine, const char *voice, const char *language,
+                                     const char **voice_out)
+{
+    static const char *const flite_voices[] = { "slt", "rms", "awb", "kal", NULL };
+    *voice_out = voice && *voice ? voice : NULL;
+    if (engine && *engine) return q_tts_engine_by_name(engine);
+    if (voice && *voice) {
+        for (int i = 0; flite_voices[i]; i++)
+            if (!strcmp(voice, flite_voices[i]) || (!strncmp(voice, "cmu_us_", 7) && !strcmp(voice + 7, flite_voices[i])))
+                return &q_tts_flite;
+        return &q_tts_espeak;
+    }
+    if (!language || !*language || !strncmp(language, "en", 2)) return &q_tts_flite;
+    *voice_out = language;
+    return &q_tts_espeak;
+}
+
 qerr q_tts_open(const q_tts_engine *e, const q_tts_params *p, q_tts **out, qerrctx *err)
 {
     *out = NULL;

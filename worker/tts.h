@@ -47,6 +47,14 @@ extern const q_tts_engine q_tts_espeak;
 /* "flite", "espeak-ng" (or "espeak") -> engine; NULL when unknown. */
 const q_tts_engine *q_tts_engine_by_name(const char *name);
 
+/* The engine for a job's voice_settings: engine when named (NULL if that
+ * name is unknown); otherwise flite for its own voice names and for English
+ * without a voice, espeak-ng for everything else. *voice_out gets the voice
+ * to pass in q_tts_params (voice, or the language for espeak-ng, or NULL
+ * for the engine's default); it points into the arguments. */
+const q_tts_engine *q_tts_engine_for(const char *engine, const char *voice, const char *language,
+                                     const char **voice_out);
+
 /* ---- text chunking ------------------------------------------------------ */
 
 #define Q_TTS_CHUNK_MAX 500        /* characters (code points) per chunk */

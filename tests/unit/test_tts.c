@@ -301,6 +301,14 @@ static void test_bad_voice_and_odd_text(void)
     q_tts_params p2 = { .voice = "zz-nowhere" };
     T_EQ_INT(q_tts_open(&q_tts_espeak, &p2, &t, &e2), Q_ERR_UNPROCESSABLE);
     T_CHECK(q_tts_engine_by_name("espeak-ng") == &q_tts_espeak && q_tts_engine_by_name("x") == NULL);
+    const char *v = "unset";
+    T_CHECK(q_tts_engine_for(NULL, "rms", "en", &v) == &q_tts_flite);
+    T_EQ_STR(v, "rms");
+    T_CHECK(q_tts_engine_for(NULL, NULL, "hi", &v) == &q_tts_espeak);
+    T_EQ_STR(v, "hi");
+    T_CHECK(q_tts_engine_for(NULL, NULL, "en-GB", &v) == &q_tts_flite && v == NULL);
+    T_CHECK(q_tts_engine_for(NULL, "de", NULL, &v) == &q_tts_espeak);
+    T_CHECK(q_tts_engine_for("nope", NULL, NULL, &v) == NULL);
     const char *odd[] = { "", "   ", "...", "\xf0\x9f\x98\x80\xf0\x9f\x8e\x89", "#@$%^&*()", "\x01\x02\xff",
                           "1234567890 $3.50 3:45pm", "\xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8\xe0\xa5\x8d\xe0\xa4\xa4\xe0\xa5\x87" };
     const q_tts_engine *es[] = { &q_tts_flite, &q_tts_espeak };
