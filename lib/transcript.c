@@ -2,9 +2,11 @@
  * and chapter concatenation; see transcript.h. */
 #include "transcript.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -332,6 +334,27 @@ const char *q_transcript_mime(const char *format)
     if (format && !strcmp(format, "srt")) return "application/x-subrip; charset=utf-8";
     if (format && !strcmp(format, "vtt")) return "text/vtt; charset=utf-8";
     return "text/plain; charset=utf-8";
+}
+
+qerr q_transcript_save(const q_transcript *t, const char *prefix, qerrctx *err)
+{
+    static const char *const fmts[] = { "txt", "json", "srt", "vtt" };
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        char path[4096], part[4200];
+        if ((size_t)snprintf(path, sizeof path, "%s.%s", prefix, fmts[i]) >= sizeof path)
+            return qerr_set(err, Q_ERR_INVALID, "transcript path too long");
+        snprintf(part, sizeof part, "%s.part", path);
+        FILE *f = fopen(part, "w");
+        if (!f) return qerr_set(err, Q_ERR_IO, "cannot create %s: %s", part, strerror(errno));
+        qerr e = q_transcript_writer_for(fmts[i])(t, f, err);
+        if (fclose(f) && !e) e = qerr_set(err, Q_ERR_IO, "cannot write %s", part);
+        if (!e && rename(part, path) != 0) e = qerr_set(err, Q_ERR_IO, "cannot rename %s: %s", part, strerror(errno));
+        if (e) {
+            unlink(part);
+            return e;
+        }
+    }
+    return Q_OK;
 }
 
 static int get_num(const cJSON *o, const char *k, double *out)

@@ -71,6 +71,10 @@ q_transcript_writer q_transcript_writer_for(const char *format);
 /* MIME type for a format name above. */
 const char *q_transcript_mime(const char *format);
 
+/* Write all four forms as <prefix>.txt, .json, .srt and .vtt, each through
+ * "<file>.part" and a rename, so a reader never sees half a file. */
+qerr q_transcript_save(const q_transcript *t, const char *prefix, qerrctx *err);
+
 /* Parse the JSON form (len bytes, not necessarily NUL-terminated) into t,
  * which must be initialised (segments are appended). Q_ERR_UNPROCESSABLE on
  * malformed input. */

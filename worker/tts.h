@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audio.h"
 #include "engine.h"
 #include "err.h"
 
@@ -87,5 +88,18 @@ int q_tts_rate(const q_tts *t);
 qerr q_tts_speak(q_tts *t, const char *text, size_t len, q_pcm_sink sink, void *ud,
                  q_checkpoint_fn cp, void *cp_ud, qerrctx *err);
 void q_tts_close(q_tts *t);   /* accepts NULL */
+
+/* ---- the tts job's engine work (tts_render.c) --------------------------- */
+
+/* Speak texts[0..n) (chapter texts, len from strlen) with engine e and p
+ * into one file out of format fmt, a chapter marker titled titles[i]
+ * (NULL: "Chapter i+1") at the start of each, Q_TTS_PAUSE_MS * 4 of silence
+ * between chapters. chapters_out (caller's array of n, may be NULL) gets
+ * the chapter times. Progress covers all texts by length; cancel ->
+ * Q_ERR_CANCELLED and no output file. */
+qerr q_tts_render(const q_tts_engine *e, const q_tts_params *p, const char *const *texts,
+                  const char *const *titles, size_t n, const char *out, q_audio_format fmt,
+                  const q_audio_meta *meta, q_audio_chapter *chapters_out,
+                  q_checkpoint_fn cp, void *cp_ud, qerrctx *err);
 
 #endif

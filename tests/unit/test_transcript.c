@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "transcript.h"
 
@@ -166,6 +167,35 @@ static void test_json_rejects_bad_input(void)
     T_EQ_STR(q_transcript_mime("vtt"), "text/vtt; charset=utf-8");
 }
 
+static void test_save_files(void)
+{
+    char dir[] = "/tmp/quire-tr-XXXXXX";
+    T_REQUIRE(mkdtemp(dir) != NULL);
+    char prefix[128], p[160];
+    snprintf(prefix, sizeof prefix, "%s/ch1", dir);
+    q_transcript t;
+    sample(&t);
+    qerrctx err = {0};
+    T_EQ_INT(q_transcript_save(&t, prefix, &err), Q_OK);
+    const char *ext[] = { "txt", "json", "srt", "vtt" };
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s.%s", prefix, ext[i]);
+        FILE *f = fopen(p, "r");
+        T_CHECK(f != NULL, "%s", p);
+        if (f) {
+            char line[64] = "";
+            T_CHECK(fgets(line, sizeof line, f) != NULL);
+            if (i == 3) T_EQ_STR(line, "WEBVTT\n");
+            fclose(f);
+        }
+        unlink(p);
+    }
+    qerrctx e2 = {0};
+    T_EQ_INT(q_transcript_save(&t, "/nonexistent-dir/x", &e2), Q_ERR_IO);
+    rmdir(dir);
+    q_transcript_free(&t);
+}
+
 int main(void)
 {
     T_RUN(test_build_and_txt);
@@ -174,5 +204,6 @@ int main(void)
     T_RUN(test_long_segment_splits_into_cues);
     T_RUN(test_json_round_trip_and_offsets);
     T_RUN(test_json_rejects_bad_input);
+    T_RUN(test_save_files);
     return t_done();
 }

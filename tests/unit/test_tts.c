@@ -355,6 +355,53 @@ static void test_progress_and_cancel(void)
     q_tts_close(t);
 }
 
+/* ---- a two-chapter book ---------------------------------------------------- */
+
+static int cp_count(void *ud, double f, const char *m)
+{
+    (void)m;
+    double *last = ud;
+    if (f < *last) return 1;   /* progress must not go back: cancel to fail */
+    *last = f;
+    return 0;
+}
+
+static void render_book(q_audio_format fmt, const char *name)
+{
+    const char *texts[] = { "Chapter one. The sun rose over the quiet hills, and the village woke.",
+                            "Chapter two. By evening the rain had come, and everyone stayed inside." };
+    const char *titles[] = { "One", "Two" };
+    q_audio_chapter ch[2];
+    char out[600];
+    qerrctx err = {0};
+    double last = 0;
+    q_tts_params p = { .voice = "slt" };
+    q_audio_meta meta = { .title = "Two Days", .author = "Nobody" };
+    T_REQUIRE(q_tts_render(&q_tts_flite, &p, texts, titles, 2, fx_path(name, out, sizeof out), fmt,
+                           &meta, ch, cp_count, &last, &err) == Q_OK, "%s", err.msg);
+    T_CHECK(last == 1.0);
+    T_CHECK(ch[0].start_ms == 0 && ch[1].start_ms > 3000 && ch[1].end_ms > ch[1].start_ms + 3000,
+            "chapters %lld %lld-%lld", (long long)ch[0].start_ms, (long long)ch[1].start_ms, (long long)ch[1].end_ms);
+    char *argv[] = { "ffprobe", "-v", "error", "-show_chapters", "-of", "compact=p=0:nk=1",
+                     "-show_entries", "chapter=start_time:chapter_tags=title", out, NULL };
+    char *txt = wer_run_capture(argv, NULL);
+    T_REQUIRE(txt != NULL);
+    /* compact output: "start|title" per chapter */
+    double s1 = -1;
+    char t1[32] = "";
+    const char *second = strchr(txt, '\n');
+    T_REQUIRE(second != NULL, "%s", txt);
+    T_CHECK(!strncmp(txt, "0.000000|One", 12), "%s", txt);
+    int fields = sscanf(second + 1, "%lf|%31s", &s1, t1);
+    T_CHECK(fields == 2, "%s", txt);
+    T_CHECK(fabs(s1 - ch[1].start_ms / 1000.0) < 0.01, "ffprobe %.3f vs %.3f", s1, ch[1].start_ms / 1000.0);
+    T_EQ_STR(t1, "Two");
+    free(txt);
+}
+
+static void test_render_book_m4b(void) { render_book(Q_AUDIO_M4B, "book.m4b"); }
+static void test_render_book_mp3(void) { render_book(Q_AUDIO_MP3, "book.mp3"); }
+
 /* ---- round trip ------------------------------------------------------------ */
 
 static const char *passage =
@@ -415,6 +462,8 @@ int main(void)
     T_RUN(test_espeak_english_and_hindi);
     T_RUN(test_bad_voice_and_odd_text);
     T_RUN(test_progress_and_cancel);
+    T_RUN(test_render_book_m4b);
+    T_RUN(test_render_book_mp3);
     T_RUN(test_round_trip_flite_to_asr);
     fx_cleanup();
     return t_done();
