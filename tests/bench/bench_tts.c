@@ -1,7 +1,7 @@
 /* bench_tts.c - `make bench-tts`: a 20,000-word text through the whole tts
- * path (normalise, chunk, flite slt, pauses, LAME MP3 with chapter tag)
- * against the bare `flite` program making a WAV from the same text, same
- * run. Speed is "times faster than real time" (audio seconds / wall
+ * path, q_tts_render (normalise, chunk, flite slt, pauses, LAME MP3 with
+ * chapter tag), against the bare `flite` program making a WAV from the same
+ * text, same run. Speed is "times faster than real time" (audio seconds / wall
  * seconds). Last line:
  *   bench-tts: xrt=<x> flite_xrt=<y> ratio=<r>
  * QUIRE_BENCH_WORDS overrides the word count. */
@@ -24,14 +24,6 @@ static const char *const sentences[] = {
     "Outside, the wind moved through the trees and the river ran quickly toward the sea.",
     "Nobody in the village could remember a spring that had come so late, or gone so fast.",
 };
-
-typedef struct sink_ctx { q_audio_writer *w; qerrctx *err; } sink_ctx;
-
-static int to_writer(void *ud, const int16_t *pcm, size_t n)
-{
-    sink_ctx *s = ud;
-    return q_audio_writer_write(s->w, pcm, n, s->err) != Q_OK;
-}
 
 int main(void)
 {
@@ -58,22 +50,19 @@ int main(void)
     fx_path("flite.wav", wav, sizeof wav);
     if (fx_write(txt, text, len)) return 1;
 
-    /* quire: the tts job's engine work. */
+    /* quire: the tts job's engine work, q_tts_render. */
     qerrctx err = {0};
     double t0 = wer_now();
-    q_tts *t;
     q_tts_params p = { .voice = "slt", .speed = 1.0, .pitch = 1.0 };
-    if (q_tts_open(&q_tts_flite, &p, &t, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
-    q_audio_writer *w;
     q_audio_meta meta = { .title = "Bench", .author = "quire" };
-    if (q_audio_writer_open(mp3, Q_AUDIO_MP3, q_tts_rate(t), &meta, &w, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
-    q_audio_writer_chapter(w, "Chapter 1", &err);
-    sink_ctx sc = { w, &err };
-    if (q_tts_speak(t, text, len, to_writer, &sc, NULL, NULL, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
-    double audio = q_audio_writer_position(w);
-    if (q_audio_writer_close(w, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
-    q_tts_close(t);
+    const char *texts[] = { text }, *titles[] = { "Chapter 1" };
+    q_audio_chapter ch[1];
+    if (q_tts_render(&q_tts_flite, &p, texts, titles, 1, mp3, Q_AUDIO_MP3, &meta, ch, NULL, NULL, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
     double tq = wer_now() - t0;
+    double audio = ch[0].end_ms / 1000.0;
 
     /* The bare flite program. */
     char *argv[] = { "flite", "-voice", "slt", "-f", txt, "-o", wav, NULL };
