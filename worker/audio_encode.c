@@ -570,6 +570,7 @@ static qerr close_m4b(q_audio_writer *w, const q_audio_chapter *ch, size_t n, qe
         goto out;
     }
     av_dict_set(&opts, "movflags", "+faststart", 0);
+    av_dict_set(&opts, "brand", "M4B ", 0);   /* audiobook players look for it */
     if (avformat_write_header(oc, &opts) < 0) {
         e = qerr_set(err, Q_ERR_INTERNAL, "cannot write the M4B header");
         goto out;

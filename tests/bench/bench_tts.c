@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "audio.h"
 #include "fixture.h"
@@ -24,6 +25,15 @@ static const char *const sentences[] = {
     "Outside, the wind moved through the trees and the river ran quickly toward the sea.",
     "Nobody in the village could remember a spring that had come so late, or gone so fast.",
 };
+
+/* CPU seconds (user + system) of this process or of its waited-for children. */
+static double cpu_s(int who)
+{
+    struct rusage ru;
+    getrusage(who, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
 
 int main(void)
 {
@@ -52,7 +62,7 @@ int main(void)
 
     /* quire: the tts job's engine work, q_tts_render. */
     qerrctx err = {0};
-    double t0 = wer_now();
+    double t0 = wer_now(), c0 = cpu_s(RUSAGE_SELF);
     q_tts_params p = { .voice = "slt", .speed = 1.0, .pitch = 1.0 };
     q_audio_meta meta = { .title = "Bench", .author = "quire" };
     const char *texts[] = { text }, *titles[] = { "Chapter 1" };
@@ -61,21 +71,24 @@ int main(void)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    double tq = wer_now() - t0;
+    double tq = wer_now() - t0, cq = cpu_s(RUSAGE_SELF) - c0;
     double audio = ch[0].end_ms / 1000.0;
 
     /* The bare flite program. */
     char *argv[] = { "flite", "-voice", "slt", "-f", txt, "-o", wav, NULL };
-    double tf = 0;
+    double tf = 0, cf0 = cpu_s(RUSAGE_CHILDREN);
     char *out = wer_run_capture(argv, &tf);
+    double cf = cpu_s(RUSAGE_CHILDREN) - cf0;
     if (!out) { fprintf(stderr, "flite failed\n"); return 1; }
     free(out);
     q_audio_info info;
     if (q_audio_probe(wav, &info, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
     double xrt = audio / tq, fxrt = info.duration / tf;
     printf("text: %zu words, %zu bytes\n", words, len);
-    printf("quire: %.1f s of MP3 audio in %.2f s\n", audio, tq);
-    printf("flite: %.1f s of WAV audio in %.2f s\n", info.duration, tf);
+    printf("quire: %.1f s of MP3 audio in %.2f s (%.2f s CPU)\n", audio, tq, cq);
+    printf("flite: %.1f s of WAV audio in %.2f s (%.2f s CPU)\n", info.duration, tf, cf);
+    printf("by CPU time: xrt=%.2f flite_xrt=%.2f ratio=%.3f\n", audio / cq, info.duration / cf,
+           (audio / cq) / (info.duration / cf));
     printf("target ratio >= 0.5: %s\n", xrt / fxrt >= 0.5 ? "met" : "MISSED");
     printf("bench-tts: xrt=%.2f flite_xrt=%.2f ratio=%.3f\n", xrt, fxrt, xrt / fxrt);
     free(text);
