@@ -133,6 +133,70 @@ static void test_vad_cuts_at_pauses(void)
     q_vad_free(v);
 }
 
+/* Speech without a pause is still cut, at most Q_VAD_MAX_MS long, and no
+ * sample is lost or duplicated. */
+static void test_vad_caps_segment_length(void)
+{
+    q_vad *v;
+    qerrctx err = {0};
+    T_REQUIRE(q_vad_new(&v, &err) == Q_OK);
+    size_t total = 16000 * 70;
+    int16_t *pcm = malloc(total * sizeof *pcm);
+    T_REQUIRE(pcm != NULL);
+    for (size_t i = 0; i < total; i++)   /* a warbling tone, never quiet */
+        pcm[i] = (int16_t)(6000 * sin(2 * M_PI * (300 + 100 * sin((double)i / 8000)) * (double)i / 16000));
+    size_t off = 0, covered = 0, nseg = 0;
+    double expect_start = 0;
+    for (;;) {
+        size_t used, n = off < total ? (total - off < 3000 ? total - off : 3000) : 0;
+        int ready;
+        T_REQUIRE(q_vad_feed(v, pcm + off, n, &used, &ready, &err) == Q_OK);
+        off += used;
+        if (ready) {
+            size_t len;
+            double start;
+            q_vad_segment(v, &len, &start);
+            T_CHECK(len <= (size_t)Q_VAD_MAX_MS * 16, "segment of %zu samples", len);
+            T_CHECK(fabs(start - expect_start) < 1e-9, "segment %zu starts at %.3f, not %.3f", nseg, start, expect_start);
+            expect_start = start + (double)len / 16000;
+            covered += len;
+            nseg++;
+        }
+        if (n == 0) break;
+    }
+    T_EQ_INT(covered, total);
+    T_EQ_INT(nseg, 3);
+    free(pcm);
+    q_vad_free(v);
+}
+
+/* Any supported format at any rate goes through the same decoder: the clip
+ * as 44.1 kHz stereo MP3 is recognised as well as the WAV. */
+static void test_transcribe_mp3_stereo(void)
+{
+    const char *clip = LIBRIVOX "/sense_and_sensibility_01_austen_64kb-0920.wav";
+    if (access(clip, R_OK) != 0) { t_skip("pocketsphinx-testdata not installed"); return; }
+    char mp3[600];
+    T_REQUIRE(fx_tmpdir() != NULL);
+    fx_path("clip.mp3", mp3, sizeof mp3);
+    char *argv[] = { "ffmpeg", "-nostdin", "-y", "-i", (char *)clip, "-ac", "2", "-ar", "44100",
+                     "-c:a", "libmp3lame", "-b:a", "128k", mp3, NULL };
+    T_REQUIRE(fx_run(argv) == 0);
+    char ref[2048], hyp[4096];
+    T_REQUIRE(reference("sense_and_sensibility_01_austen_64kb-0920", ref, sizeof ref) == 0);
+    q_transcript t;
+    q_transcript_init(&t);
+    qerrctx err = {0};
+    q_asr_options opt = { .language = "en" };
+    T_EQ_INT(q_asr_transcribe_file(&q_asr_pocketsphinx, &opt, mp3, &t, NULL, NULL, &err), Q_OK);
+    transcript_text(&t, hyp, sizeof hyp);
+    double w = wer(ref, hyp);
+    t_note("mp3 44.1 kHz stereo: WER %.3f: %s", w, hyp);
+    T_CHECK(w < 0.35, "WER %.3f", w);
+    q_transcript_free(&t);
+    fx_cleanup();
+}
+
 typedef struct cancel_ctx { int calls; int cancel_at; double last; } cancel_ctx;
 
 static int checkpoint(void *ud, double frac, const char *msg)
@@ -251,8 +315,10 @@ int main(void)
 {
     T_RUN(test_model_lookup);
     T_RUN(test_vad_cuts_at_pauses);
+    T_RUN(test_vad_caps_segment_length);
     T_RUN(test_librivox_quality);
     T_RUN(test_cancel_between_segments);
     T_RUN(test_word_times_follow_the_audio);
+    T_RUN(test_transcribe_mp3_stereo);
     return t_done();
 }
