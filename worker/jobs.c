@@ -9,6 +9,8 @@ static const qjob_type job_types[] = {
     {"summarize", job_summarize, job_summarize_after},
     {"tag", job_tag, job_tag_after},
     {"embed", job_embed, job_embed_after},
+    {"tts", job_tts, NULL},
+    {"assemble", job_assemble, NULL},
 };
 
 const qjob_type *worker_job_type(const char *name)
@@ -25,5 +27,5 @@ const qjob_type *worker_job_type(const char *name)
 
 const char *worker_all_types(void)
 {
-    return "noop,transcribe,summarize,tag,embed";
+    return "noop,transcribe,summarize,tag,embed,tts,assemble";
 }

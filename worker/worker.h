@@ -60,5 +60,7 @@ qerr job_tag(qjobctx *c);
 void job_tag_after(qjobctx *c);
 qerr job_embed(qjobctx *c);
 void job_embed_after(qjobctx *c);
+qerr job_tts(qjobctx *c);                 /* job_tts.c */
+qerr job_assemble(qjobctx *c);
 
 #endif
