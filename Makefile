@@ -58,14 +58,14 @@ ITEST_BINS := $(patsubst tests/integration/%.c,$(O)/tests/integration/%,$(ITEST_
 BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/tests/bench/%,$(BENCH_SRC))
 
 .PHONY: all run test test-long clean deps fuzz
-all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
+# test objects named here are ordinary targets, not intermediates make deletes
+all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS) $(call obj,$(UNIT_SRC) $(ITEST_SRC) $(BENCH_SRC))
 
 $(O)/obj/worker/%.o: CPPFLAGS += $(ENGINE_CPPFLAGS)
 $(O)/obj/tests/%.o: CPPFLAGS += $(ENGINE_CPPFLAGS) -Itests/lib
 
 # V=1 shows the whole command lines.
 Q := $(if $(V),,@)
-.SECONDARY:
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
