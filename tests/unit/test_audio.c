@@ -159,6 +159,17 @@ static void test_unsupported_input(void)
     fx_path("missing.wav", p, sizeof p);
     T_EQ_INT(decode_all(p, &info, NULL, &e4), Q_ERR_NOT_FOUND);
     T_CHECK(strstr(e4.msg, "not found") != NULL, "%s", e4.msg);
+    /* A well-formed WAV with no samples is not a chapter. */
+    qerrctx e6 = {0};
+    fx_path("header_only.wav", p, sizeof p);
+    const unsigned char hdr[44] = { 'R', 'I', 'F', 'F', 36, 0, 0, 0, 'W', 'A', 'V', 'E', 'f', 'm', 't', ' ',
+                                    16, 0, 0, 0, 1, 0, 1, 0, 0x80, 0x3e, 0, 0, 0, 0x7d, 0, 0, 2, 0, 16, 0,
+                                    'd', 'a', 't', 'a', 0, 0, 0, 0 };
+    T_REQUIRE(fx_write(p, hdr, sizeof hdr) == 0);
+    rc = decode_all(p, &info, NULL, &e6);
+    T_CHECK(rc == Q_ERR_UNPROCESSABLE || rc == Q_ERR_UNSUPPORTED, "rc %d", rc);
+    T_CHECK(!strncmp(e6.msg, "corrupt audio at 0:00", 21) || !strncmp(e6.msg, "unsupported audio: ", 19), "%s", e6.msg);
+    t_note("header-only wav: %s", e6.msg);
     /* No protocols through a path. */
     qerrctx e5 = {0};
     T_CHECK(decode_all("http://127.0.0.1:1/x.mp3", &info, NULL, &e5) != Q_OK);
