@@ -405,6 +405,23 @@ static void test_writer_errors(void)
     T_CHECK(access(tmp, F_OK) != 0);
 }
 
+/* Nothing written: each format closes cleanly or fails cleanly. */
+static void test_writer_empty(void)
+{
+    const q_audio_format f[] = { Q_AUDIO_WAV, Q_AUDIO_MP3, Q_AUDIO_M4B };
+    for (int i = 0; i < 3; i++) {
+        char p[600], name[32];
+        snprintf(name, sizeof name, "empty.%s", q_audio_format_ext(f[i]));
+        q_audio_writer *w;
+        qerrctx err = {0};
+        T_REQUIRE(q_audio_writer_open(fx_path(name, p, sizeof p), f[i], 22050, NULL, &w, &err) == Q_OK);
+        T_EQ_INT(q_audio_writer_chapter(w, "Nothing", &err), Q_OK);
+        qerr rc = q_audio_writer_close(w, &err);
+        t_note("%s: %s", name, rc ? err.msg : "ok");
+        T_CHECK(rc == Q_OK ? access(p, F_OK) == 0 : access(p, F_OK) != 0);
+    }
+}
+
 static int count_cp(void *ud, double frac, const char *msg)
 {
     (void)frac; (void)msg;
@@ -501,6 +518,7 @@ int main(void)
     T_RUN(test_write_mp3_chapters_44k);
     T_RUN(test_write_m4b_chapters);
     T_RUN(test_writer_errors);
+    T_RUN(test_writer_empty);
     T_RUN(test_assemble_mp3);
     T_RUN(test_assemble_m4b);
     T_RUN(test_assemble_cancel_and_bad_input);
