@@ -280,6 +280,39 @@ static void test_long_file_memory_is_flat(void)
     T_CHECK(base > 0 && peak - base < slack_kb, "RSS grew %ld kB", peak - base);
 }
 
+/* QUIRE_TEST_LONG=1 (make test-long): a 10-hour MP3 decodes with RSS flat
+ * and well under the 200 MB a worker slot may use. */
+static void test_ten_hours_streams(void)
+{
+    const char *lt = getenv("QUIRE_TEST_LONG");
+    if (!lt || strcmp(lt, "1")) { t_skip("long test: set QUIRE_TEST_LONG=1"); return; }
+    char p[600];
+    fx_path("ten_hours.mp3", p, sizeof p);
+    const char *mp3[] = { "-c:a", "libmp3lame", "-b:a", "8k", NULL };
+    T_REQUIRE(fx_tone(p, 200, 36000.0, 8000, 1, mp3) == 0);
+    q_audio_reader *r;
+    qerrctx err = {0};
+    q_audio_info info;
+    T_REQUIRE(q_audio_reader_open(p, 16000, &r, &info, &err) == Q_OK, "%s", err.msg);
+    int16_t pcm[8000];
+    size_t got, reads = 0;
+    long base = 0, peak = 0;
+    uint64_t total = 0;
+    while (q_audio_reader_read(r, pcm, 8000, &got, &err) == Q_OK && got) {
+        total += got;
+        if (++reads == 100) base = rss_kb();
+        if (reads % 1000 == 0) { long k = rss_kb(); if (k > peak) peak = k; }
+    }
+    q_audio_reader_close(r);
+    T_EQ_INT(err.code, Q_OK);
+    t_note("10 h: %.0f s decoded, RSS %ld kB after warm-up, peak %ld kB", total / 16000.0, base, peak);
+    T_CHECK(fabs(total / 16000.0 - 36000) < 5, "decoded %.1f s", total / 16000.0);
+    T_CHECK(peak < 200 * 1024, "peak RSS %ld kB", peak);
+#if !defined(__SANITIZE_ADDRESS__)
+    T_CHECK(peak - base < 4096, "RSS grew %ld kB", peak - base);
+#endif
+}
+
 /* ---- output ------------------------------------------------------------ */
 
 static void tone(int16_t *pcm, size_t n, double freq, int rate)
@@ -513,6 +546,7 @@ int main(void)
     T_RUN(test_unsupported_input);
     T_RUN(test_truncated_and_corrupt);
     T_RUN(test_long_file_memory_is_flat);
+    T_RUN(test_ten_hours_streams);
     T_RUN(test_write_wav);
     T_RUN(test_write_mp3_chapters);
     T_RUN(test_write_mp3_chapters_44k);
