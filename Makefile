@@ -117,6 +117,10 @@ bench-%: deps
 	@$(MAKE) --no-print-directory all
 	@QUIRE_BIN=$(O) tests/bench.sh $*
 
+# libFuzzer targets under ASan/UBSan (clang); FUZZ_SECONDS each (default 30).
+fuzz: deps
+	@for t in audio transcript; do scripts/fuzz.sh $$t $${FUZZ_SECONDS:-30} || exit 1; done
+
 clean:
 	rm -rf build build-san build-cuda
 
