@@ -424,6 +424,17 @@ qerr qqueue_complete(qdb *db, const qjob *j, const char *result, qerrctx *err)
     return Q_OK;
 }
 
+int qqueue_completed_by(qdb *db, const qjob *j)
+{
+    qarena *a = qarena_new();
+    qrows *r = NULL;
+    qerrctx e = {0};
+    int yes = a && qdb_query(db, a, &r, &e, "SELECT 1 FROM jobs WHERE id = ? AND attempt_token = ?"
+                             " AND status = 'completed'", "is", j->id, j->token) == Q_OK && r->nrows == 1;
+    qarena_free(a);
+    return yes;
+}
+
 static _Thread_local int64_t last_retry_delay_ms;
 
 int64_t qqueue_last_retry_delay_ms(void) { return last_retry_delay_ms; }
