@@ -182,6 +182,11 @@ qerr api_reply_raw(qreq *r, int status, const char *ctype, const void *body, siz
     FCGX_PutStr(head, n, r->fcgi->out);
     if (len)
         FCGX_PutStr(body, (int)len, r->fcgi->out);
+    if (r->capture) {
+        r->cap_body = qarena_strndup(r->arena, body ? body : "", len);
+        r->cap_len = r->cap_body ? len : 0;
+        r->cap_headers = qarena_strdup(r->arena, extra ? extra : "");
+    }
     return Q_OK;
 }
 
@@ -209,7 +214,7 @@ void api_reply_error(qreq *r, qerr code, const char *message)
     cJSON_AddStringToObject(e, "request_id", r->request_id);
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
-    const char *extra = code == Q_ERR_UNAUTHORIZED ? "WWW-Authenticate: Bearer\r\n" : NULL;
+    const char *extra = code == Q_ERR_UNAUTHORIZED ? "WWW-Authenticate: Bearer\r\n" : r->err_headers;
     api_reply_raw(r, qerr_http_status(code), "application/json", s ? s : "{}", s ? strlen(s) : 2, extra);
     cJSON_free(s);
 }
@@ -236,5 +241,17 @@ qerr api_need_db(qreq *r)
 {
     if (!r->db)
         return api_fail(r, Q_ERR_DB_GONE, "the database is unreachable; try again shortly");
+    return Q_OK;
+}
+
+qerr api_paging(qreq *r, int64_t *page, int64_t *per_page)
+{
+    const char *p = api_query(r, "page"), *pp = api_query(r, "per_page");
+    *page = 1;
+    *per_page = 20;
+    if (p && qparse_i64(p, 1, 1000000, page) != 0)
+        return api_fail(r, Q_ERR_INVALID, "page must be a whole number from 1");
+    if (pp && qparse_i64(pp, 1, 100, per_page) != 0)
+        return api_fail(r, Q_ERR_INVALID, "per_page must be a whole number from 1 to 100");
     return Q_OK;
 }
