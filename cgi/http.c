@@ -124,13 +124,22 @@ qerr api_body(qreq *r, size_t max, char **buf, size_t *len)
 qerr api_json_body(qreq *r, cJSON **out)
 {
     const char *ct = api_param(r, "CONTENT_TYPE");
-    if (ct && *ct && strncasecmp(ct, "application/json", 16) != 0)
+    /* `curl -d '{...}'` labels JSON as a form: accepted when it is JSON */
+    int lenient = ct && (!strncasecmp(ct, "application/x-www-form-urlencoded", 33) || !strncasecmp(ct, "text/plain", 10));
+    if (ct && *ct && strncasecmp(ct, "application/json", 16) != 0 && !lenient)
         return api_fail(r, Q_ERR_UNSUPPORTED, "expected Content-Type application/json, got %.64s", ct);
     char *buf;
     size_t len;
     qerr e = api_body(r, (size_t)qconfig_get()->max_json_bytes, &buf, &len);
     if (e)
         return e;
+    if (lenient) {
+        size_t i = 0;
+        while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t'))
+            i++;
+        if (i == len || buf[i] != '{')
+            return api_fail(r, Q_ERR_UNSUPPORTED, "expected Content-Type application/json, got %.64s", ct);
+    }
     e = qjson_parse(r->arena, buf, len, out, &r->err);
     if (e)
         return e;
