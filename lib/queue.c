@@ -220,7 +220,7 @@ static qerr claim_one_type(qdb *db, qarena *a, const char *worker_id, const char
     int64_t ids[QQUEUE_MAX_BATCH] = {0};
     for (int i = 0; i < r->nrows && i < QQUEUE_MAX_BATCH; i++)
         ids[i] = qrows_i64(r, i, 0, 0);
-    e = qdb_exec(db, err, claim_update, "ssiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii", worker_id, prefix, (int64_t)lease,
+    e = qdb_exec(db, err, claim_update, "ssiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii", worker_id, prefix, (int64_t)lease,
                  ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6], ids[7], ids[8], ids[9], ids[10], ids[11],
                  ids[12], ids[13], ids[14], ids[15], ids[16], ids[17], ids[18], ids[19], ids[20], ids[21], ids[22],
                  ids[23], ids[24], ids[25], ids[26], ids[27], ids[28], ids[29], ids[30], ids[31]);
