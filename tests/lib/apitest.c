@@ -119,13 +119,19 @@ char *at_upload_raw(const char *tok, const char *upload_id, const char *path, co
 
 char *at_book(const char *tok, char **upload_out)
 {
+    return at_book_ex(tok, upload_out, NULL);
+}
+
+char *at_book_ex(const char *tok, char **upload_out, const char *extra)
+{
     char *wav = at_wav("book.wav", 0.5);
     char *up = at_upload(tok, "single", 1);
     char *fid = up && wav ? at_upload_raw(tok, up, wav, "book.wav", NULL) : NULL;
     char *id = NULL;
     if (fid) {
         char body[256];
-        snprintf(body, sizeof body, "{\"upload_id\":\"%s\",\"title\":\"Fixture\"}", up);
+        snprintf(body, sizeof body, "{\"upload_id\":\"%s\",\"title\":\"Fixture\"%s%s}", up, extra ? "," : "",
+                 extra ? extra : "");
         thttp r;
         if (thttp_json(&r, "POST", "/api/v1/audiobooks", tok, body) == 0 && r.status == 201 &&
             tjson_str(r.json, "audiobook_id"))

@@ -28,6 +28,8 @@ char *at_upload_raw(const char *tok, const char *upload_id, const char *path, co
 /* An audiobook from a one-file upload of a short WAV; its id (malloc'd).
  * upload_out (may be NULL) gets the upload id (malloc'd). */
 char *at_book(const char *tok, char **upload_out);
+/* The same with extra JSON members for the create body ("\"priority\":100"). */
+char *at_book_ex(const char *tok, char **upload_out, const char *extra);
 /* The ids of an audiobook's jobs (from GET .../jobs), up to max. */
 int at_book_jobs(const char *tok, const char *book, long long *ids, int max);
 /* How many regular files are under $QUIRE_STORAGE/<rel> (0 if missing). */
