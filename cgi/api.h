@@ -4,6 +4,7 @@
 #define QUIRE_API_H
 
 #include <fcgiapp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -126,6 +127,19 @@ ssize_t store_pread(const char *path, int64_t off, void *buf, size_t n);
  * created. sha256 (may be NULL) gets the stored bytes' hash, unless
  * sha_known is given (then it is copied). */
 qerr store_place(qreq *r, const char *src, int64_t off, int64_t len, const char *dst_rel, char sha256[65]);
+/* A copy of bytes [off, off + len) of src to dst_rel on a thread of its own
+ * (copy_file_range), so the caller can hash and check the same bytes
+ * meanwhile. store_copy_finish waits for it, then cuts the copy to keep
+ * bytes when 0 <= keep < len; on any error the copy is removed. A started
+ * copy must be finished. */
+typedef struct store_copy {
+    pthread_t th;
+    const char *src, *dst;
+    int64_t off, len;
+    int err, started;
+} store_copy;
+qerr store_copy_start(qreq *r, store_copy *c, const char *src, int64_t off, int64_t len, const char *dst_rel);
+qerr store_copy_finish(qreq *r, store_copy *c, int64_t keep);
 /* Appends [0, len) of src to dst_rel at offset at (tus chunks). */
 qerr store_append(qreq *r, const char *src, int64_t len, const char *dst_rel, int64_t at);
 /* Removes a file, or a directory tree, under storage; missing is fine. */

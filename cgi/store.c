@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,4 +348,55 @@ qerr store_link(qreq *r, const char *src_rel, const char *dst_rel)
         return io_fail(r, "finding a stored file", errno);
     char sha[65] = "-";   /* known: not recomputed */
     return store_place(r, src, 0, st.st_size, dst_rel, sha);
+}
+
+static void *copy_main(void *arg)
+{
+    store_copy *c = arg;
+    int in = open(c->src, O_RDONLY | O_CLOEXEC);
+    int out = in < 0 ? -1 : open(c->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (in < 0 || out < 0) {
+        c->err = errno;
+        if (in >= 0)
+            close(in);
+        return NULL;
+    }
+    if (copy_range(in, c->off, out, 0, c->len) != 0)
+        c->err = errno ? errno : EIO;
+    if (close(out) != 0 && !c->err)
+        c->err = errno;
+    close(in);
+    return NULL;
+}
+
+qerr store_copy_start(qreq *r, store_copy *c, const char *src, int64_t off, int64_t len, const char *dst_rel)
+{
+    memset(c, 0, sizeof *c);
+    c->src = src;
+    c->dst = store_abs(r, dst_rel);
+    c->off = off;
+    c->len = len;
+    if (!c->dst)
+        return api_fail(r, Q_ERR_INTERNAL, "bad storage path");
+    if (make_parent(c->dst) != 0)
+        return io_fail(r, "creating a storage directory", errno);
+    if (pthread_create(&c->th, NULL, copy_main, c) != 0)
+        return api_fail(r, Q_ERR_NOMEM, "cannot start a copy");
+    c->started = 1;
+    return Q_OK;
+}
+
+qerr store_copy_finish(qreq *r, store_copy *c, int64_t keep)
+{
+    if (!c->started)
+        return Q_OK;
+    pthread_join(c->th, NULL);
+    c->started = 0;
+    if (!c->err && keep >= 0 && keep < c->len && truncate(c->dst, (off_t)keep) != 0)
+        c->err = errno;
+    if (c->err) {
+        unlink(c->dst);
+        return io_fail(r, "copying the upload into storage", c->err);
+    }
+    return Q_OK;
 }

@@ -7,6 +7,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,10 +198,9 @@ static int mp_disp_param(const char *line, const char *end, const char *param, c
 }
 
 /* Finds the part named "file" (or the first part with a file name) of the
- * multipart body at path: its data's [*start, *start + *len), the client's
- * file name, and the sha256 of the data, in one forward pass over it. */
+ * multipart body at path: where its data starts and the client's file name. */
 static qerr mp_find_file(qreq *r, const char *path, int64_t size, const char *boundary, int64_t *start,
-                         int64_t *len, char *fname, size_t fnsz, char sha[65])
+                         char *fname, size_t fnsz)
 {
     size_t headn = size < MP_HEAD_MAX ? (size_t)size : MP_HEAD_MAX;
     char *head = qarena_alloc(r->arena, headn + 1);
@@ -248,36 +249,45 @@ static qerr mp_find_file(qreq *r, const char *path, int64_t size, const char *bo
     }
     return api_fail(r, Q_ERR_UNPROCESSABLE, "the multipart body has no 'file' part (send it as -F file=@audio.mp3)");
 
-found:;
-    /* the data ends at the next "\r\n--boundary": scan and hash up to it */
+found:
+    return Q_OK;
+}
+
+/* Scans the multipart data from start for the delimiter "\r\n--boundary"
+ * (reading at most up to limit), hashing the bytes before it: *end is where
+ * the file's data ends, -1 when no delimiter came. */
+static qerr mp_scan(qreq *r, const char *path, int64_t start, int64_t limit, const char *boundary, int64_t *end,
+                    char sha[65])
+{
     char needle[MP_BOUNDARY_MAX + 8];
     size_t nlen = (size_t)snprintf(needle, sizeof needle, "\r\n--%s", boundary);
     enum { CH = 1 << 20 };
     char *buf = malloc(CH + sizeof needle);
-    if (!buf)
-        return api_fail(r, Q_ERR_NOMEM, "out of memory");
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    qsha256 h;
+    if (!buf || fd < 0 || qsha256_init(&h) != 0) {
         free(buf);
+        if (fd >= 0)
+            close(fd);
         return api_fail(r, Q_ERR_IO, "cannot read the request body");
     }
-    setvbuf(f, NULL, _IONBF, 0);
-    qsha256 h;
-    if (qsha256_init(&h) != 0) {
-        fclose(f);
-        free(buf);
-        return api_fail(r, Q_ERR_NOMEM, "out of memory");
-    }
-    fseeko(f, *start, SEEK_SET);
-    int64_t base = *start, end = -1;
+    posix_fadvise(fd, start, limit - start, POSIX_FADV_SEQUENTIAL);
+    int64_t base = start, pos = start;
     size_t carry = 0;
+    *end = -1;
     for (;;) {
-        size_t k = fread(buf + carry, 1, CH, f);
-        size_t n = carry + k;
+        size_t want = limit - pos < CH ? (size_t)(limit - pos) : (size_t)CH;
+        ssize_t k = want ? pread(fd, buf + carry, want, pos) : 0;
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            break;
+        pos += k;
+        size_t n = carry + (size_t)k;
         char *hit = memmem(buf, n, needle, nlen);
         if (hit) {
             qsha256_update(&h, buf, (size_t)(hit - buf));
-            end = base + (hit - buf);
+            *end = base + (hit - buf);
             break;
         }
         if (k == 0)
@@ -288,13 +298,27 @@ found:;
         base += (int64_t)(n - keep);
         carry = keep;
     }
-    fclose(f);
+    close(fd);
     free(buf);
     qsha256_final(&h, sha);
-    if (end < 0)
-        return api_fail(r, Q_ERR_INVALID, "the multipart body has no closing boundary");
-    *len = end - *start;
     return Q_OK;
+}
+
+/* Where the file's data most likely ends: the last delimiter in the body's
+ * tail (the file is usually the last part). Only a guess: mp_scan decides. */
+static int64_t mp_guess_end(const char *path, int64_t size, int64_t start, const char *boundary)
+{
+    char tail[8192 + 1];
+    int64_t from = size - (int64_t)sizeof tail + 1 > start ? size - (int64_t)sizeof tail + 1 : start;
+    ssize_t n = store_pread(path, from, tail, (size_t)(size - from));
+    if (n <= 0)
+        return -1;
+    char needle[MP_BOUNDARY_MAX + 8];
+    size_t nlen = (size_t)snprintf(needle, sizeof needle, "\r\n--%s", boundary);
+    int64_t last = -1;
+    for (char *p = tail; (p = memmem(p, (size_t)(tail + n - p), needle, nlen)); p++)
+        last = from + (p - tail);
+    return last;
 }
 
 qerr h_upload_file(qreq *r)
@@ -312,13 +336,17 @@ qerr h_upload_file(qreq *r)
                         " field, or the raw bytes as application/octet-stream");
     int64_t max = qconfig_get()->max_upload_bytes;
     int64_t start = 0, len = st.st_size;
-    char rawname[1024] = "", sha[65] = "";
-    if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
-        char boundary[MP_BOUNDARY_MAX];
+    char rawname[1024] = "", sha[65] = "", boundary[MP_BOUNDARY_MAX] = "";
+    int multipart = ct && !strncasecmp(ct, "multipart/form-data", 19);
+    if (multipart) {
         if (mp_boundary(ct, boundary, sizeof boundary) != 0)
             return api_fail(r, Q_ERR_INVALID, "multipart/form-data without a usable boundary");
-        if ((e = mp_find_file(r, body, st.st_size, boundary, &start, &len, rawname, sizeof rawname, sha)))
+        if ((e = mp_find_file(r, body, st.st_size, boundary, &start, rawname, sizeof rawname)))
             return e;
+        int64_t guess = mp_guess_end(body, st.st_size, start, boundary);
+        if (guess < 0)
+            return api_fail(r, Q_ERR_INVALID, "the multipart body has no closing boundary");
+        len = guess - start;
     } else if (!ct || !*ct || !strncasecmp(ct, "application/octet-stream", 24) || !strncasecmp(ct, "audio/", 6)) {
         const char *xn = api_header(r, "X-File-Name");
         snprintf(rawname, sizeof rawname, "%s", xn ? xn : "");
@@ -326,9 +354,6 @@ qerr h_upload_file(qreq *r)
         return api_fail(r, Q_ERR_UNSUPPORTED, "Content-Type %.64s is not accepted here: send multipart/form-data"
                         " or application/octet-stream (or audio/*)", ct);
     }
-    if (len > max)
-        return api_fail(r, Q_ERR_TOO_LARGE, "the file of %lld bytes is over the limit of %lld bytes",
-                        (long long)len, (long long)max);
     if (len == 0)
         return api_fail(r, Q_ERR_UNPROCESSABLE, "the file is empty");
     unsigned char magic[64];
@@ -339,15 +364,42 @@ qerr h_upload_file(qreq *r)
     const char *format = store_sniff(magic, (size_t)mn, &is_audio);
     if (!is_audio)
         return api_fail(r, Q_ERR_UNSUPPORTED, "the file is not audio: detected %s (accepted: %s)", format, ACCEPTED);
+    char file_pub[37];
+    store_uuid(file_pub);
+    const char *rel = qarena_printf(r->arena, "uploads/%s/%s%s", upload_pub, file_pub, store_ext(format));
+    if (multipart) {
+        /* copy the guessed range on a thread while this one finds the true
+         * end and hashes: the two passes overlap */
+        store_copy cp;
+        int64_t end = -1;
+        if ((e = store_copy_start(r, &cp, body, start, len, rel)))
+            return e;
+        qerr se = mp_scan(r, body, start, start + len + MP_BOUNDARY_MAX + 8, boundary, &end, sha);
+        if (!se && end < 0)
+            se = api_fail(r, Q_ERR_INVALID, "the multipart body has no closing boundary");
+        e = store_copy_finish(r, &cp, se ? 0 : end - start);
+        if (se || e) {
+            store_remove(r, rel);
+            return se ? se : e;
+        }
+        len = end - start;
+        if (len == 0 || len > max) {
+            store_remove(r, rel);
+            return len == 0 ? api_fail(r, Q_ERR_UNPROCESSABLE, "the file is empty")
+                            : api_fail(r, Q_ERR_TOO_LARGE, "the file of %lld bytes is over the limit of %lld bytes",
+                                       (long long)len, (long long)max);
+        }
+    } else {
+        if (len > max)
+            return api_fail(r, Q_ERR_TOO_LARGE, "the file of %lld bytes is over the limit of %lld bytes",
+                            (long long)len, (long long)max);
+        if ((e = store_place(r, body, start, len, rel, sha)))
+            return e;
+    }
     char name[STORE_NAME_MAX + 1];
     store_sanitize_name(rawname, name, sizeof name);
     if (!strcmp(name, "file"))
         snprintf(name, sizeof name, "file%s", store_ext(format));
-    char file_pub[37];
-    store_uuid(file_pub);
-    const char *rel = qarena_printf(r->arena, "uploads/%s/%s%s", upload_pub, file_pub, store_ext(format));
-    if ((e = store_place(r, body, start, len, rel, sha)))
-        return e;
     cJSON *o = api_obj(r);
     e = upload_add_file(r, upload_id, upload_pub, file_pub, name, rel, len, sha, format, o);
     if (e) {

@@ -4,6 +4,7 @@
  * broken multipart; plus Idempotency-Key replay rules. */
 #include "apitest.h"
 #include "t.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +242,43 @@ static void test_hostile_file_names(void)
     free(up);
 }
 
+/* The file part first and other parts after it: the stored bytes are the
+ * file's exactly (the end is found by scanning, not taken from the tail). */
+static void test_multipart_parts_after_the_file(void)
+{
+    char *up = at_upload(tok, "multi", 2);
+    T_REQUIRE(up != NULL);
+    const char *b = "XyZbound4711";
+    size_t cap = wav_len + 1024, n = 0;
+    char *body = malloc(cap);
+    n += (size_t)snprintf(body + n, cap - n, "--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.wav\"\r\n"
+                          "\r\n", b);
+    memcpy(body + n, wav_data, wav_len);
+    n += wav_len;
+    n += (size_t)snprintf(body + n, cap - n, "\r\n--%s\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n"
+                          "a note after the file\r\n--%s--\r\n", b, b);
+    char path[256], ct[128];
+    snprintf(path, sizeof path, "/api/v1/uploads/%s/files", up);
+    snprintf(ct, sizeof ct, "multipart/form-data; boundary=%s", b);
+    thttp r;
+    T_REQUIRE(thttp_req(&r, "POST", path, tok, ct, body, n, NULL) == 0);
+    T_EQ_INT(r.status, 201);
+    T_EQ_INT(tjson_num(r.json, "file_size_bytes", -1), (long long)wav_len);
+    char sha[65];
+    qsha256_hex(wav_data, wav_len, sha);
+    T_EQ_STR(tjson_str(r.json, "sha256"), sha);
+    thttp_free(&r);
+    char rel[128];
+    snprintf(rel, sizeof rel, "uploads/%s", up);
+    char *sz = tsh_out("find '%s/%s' -type f -printf '%%s'", tenv("QUIRE_STORAGE"), rel);
+    char want[32];
+    snprintf(want, sizeof want, "%zu", wav_len);
+    T_EQ_STR(sz, want);
+    free(sz);
+    free(body);
+    free(up);
+}
+
 static void test_idempotency_keys(void)
 {
     const char *body = "{\"upload_type\":\"single\",\"total_files\":1}";
@@ -309,6 +347,7 @@ int main(void)
     T_RUN(test_huge_and_deep_json);
     T_RUN(test_non_audio_and_broken_uploads_store_nothing);
     T_RUN(test_hostile_file_names);
+    T_RUN(test_multipart_parts_after_the_file);
     T_RUN(test_idempotency_keys);
     free(tok);
     free(other);
