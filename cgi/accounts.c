@@ -164,6 +164,7 @@ qerr h_admin_token_revoke(qreq *r)
     qerr e = api_param_id(r, 0, &tid);
     if (e || (e = qaccounts_token_revoke(r->db, tid, 0, &r->err)))
         return e;
+    api_auth_forget(tid);
     cJSON *o = api_obj(r);
     cJSON_AddNumberToObject(o, "token_id", (double)tid);
     cJSON_AddBoolToObject(o, "revoked", 1);

@@ -92,6 +92,9 @@ void api_dispatch(qreq *r);
 
 /* auth.c */
 qerr api_authenticate(qreq *r);
+/* Drops a token (token_id <= 0: every token) from this process's cache of
+ * recent lookups; called when a token is revoked. */
+void api_auth_forget(int64_t token_id);
 
 /* ratelimit.c: per-token token bucket (QUIRE_RATE_LIMIT per minute);
  * Q_ERR_RATE_LIMITED with Retry-After when the bucket is empty. */

@@ -11,7 +11,7 @@
 #define JOB_COLS \
     "j.id, j.type, j.status, j.priority, j.progress_percent, j.progress_message, j.progress_current," \
     " j.progress_total, j.attempts, j.max_attempts, j.last_error, j.result, j.created_at, j.started_at," \
-    " j.finished_at, j.cancel_requested, a.public_id, j.base_priority, j.run_at, j.worker_id"
+    " j.finished_at, j.cancel_requested, a.public_id, j.worker_id"
 
 /* One row of JOB_COLS as the job object. */
 static cJSON *job_json(const qrows *j, int i, int with_result)
@@ -76,7 +76,7 @@ static qerr job_render(qreq *r, int64_t id, cJSON **out)
         if (!listed && (!strcmp(st, "running") || !strcmp(st, "completed"))) {
             cJSON *x = cJSON_CreateObject();
             cJSON_AddNumberToObject(x, "attempt", (double)n);
-            qjson_add_str_or_null(x, "worker_id", qrows_get(j, 0, 19));
+            qjson_add_str_or_null(x, "worker_id", qrows_get(j, 0, 17));
             cJSON_AddStringToObject(x, "outcome", st);
             cJSON_AddNullToObject(x, "error");
             qjson_add_time(x, "started_at", qrows_get(j, 0, 13));

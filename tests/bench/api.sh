@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# api.sh - `make bench-api`: wrk against GET /api/v1/jobs/{id} (token check
+# and database reads) and against GET /api/v1/ping (the trivial FastCGI
+# handler) through the same nginx in the same run, alternating, each
+# QUIRE_BENCH_RUNS (default 2) times for QUIRE_BENCH_SECONDS (default 8).
+# Last line: bench-api: jobs_rps=<x> baseline_rps=<y> ratio=<r>
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+RUNS=${QUIRE_BENCH_RUNS:-2}
+SECS=${QUIRE_BENCH_SECONDS:-8}
+CONNS=${QUIRE_BENCH_CONNECTIONS:-32}
+command -v wrk >/dev/null || { echo "bench-api: wrk is not installed" >&2; exit 1; }
+bench_stack
+T=$QUIRE_ADMIN_TOKEN
+H="Authorization: Bearer $T"
+WORK=$QUIRE_VAR/bench-api
+mkdir -p "$WORK"
+trap 'rm -rf "$WORK"; bench_stop' EXIT
+
+# a job to read: an audiobook from a one-second upload
+sox -n -r 16000 -c 1 -b 16 "$WORK/a.wav" synth 1 sine 440 2>/dev/null
+field() { sed -E "s/.*\"$1\":\"?([^\",}]+)\"?.*/\1/"; }
+UP=$(curl -sf -X POST "$QUIRE_URL/api/v1/uploads" -H "$H" -H 'Content-Type: application/json' \
+     -d '{"upload_type":"single","total_files":1}' | field upload_id)
+curl -sf -X POST "$QUIRE_URL/api/v1/uploads/$UP/files" -H "$H" -F "file=@$WORK/a.wav" >/dev/null
+AB=$(curl -sf -X POST "$QUIRE_URL/api/v1/audiobooks" -H "$H" -H 'Content-Type: application/json' \
+     -d "{\"upload_id\":\"$UP\",\"title\":\"bench\"}" | field audiobook_id)
+JOB=$(curl -sf "$QUIRE_URL/api/v1/audiobooks/$AB/jobs" -H "$H" | sed -E 's/.*"jobs":\[\{"id":"([0-9]+)".*/\1/')
+curl -sf "$QUIRE_URL/api/v1/jobs/$JOB" -H "$H" >/dev/null || { echo "bench-api: no job to read" >&2; exit 1; }
+
+# rps of one wrk run; fails on any non-2xx answer
+rps() {
+  local out
+  out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" -H "$H" "$1")
+  if grep -q "Non-2xx" <<<"$out"; then echo "bench-api: errors from $1:" >&2; echo "$out" >&2; exit 1; fi
+  awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
+}
+jobs_sum=0 ping_sum=0
+for ((i = 1; i <= RUNS; i++)); do
+  p=$(rps "$QUIRE_URL/api/v1/ping")
+  j=$(rps "$QUIRE_URL/api/v1/jobs/$JOB")
+  echo "run $i: ping ${p} rps, jobs ${j} rps"
+  ping_sum=$(awk -v a="$ping_sum" -v b="$p" 'BEGIN { print a + b }')
+  jobs_sum=$(awk -v a="$jobs_sum" -v b="$j" 'BEGIN { print a + b }')
+done
+curl -sf -X DELETE "$QUIRE_URL/api/v1/audiobooks/$AB" -H "$H" >/dev/null || true
+curl -sf -X DELETE "$QUIRE_URL/api/v1/uploads/$UP" -H "$H" >/dev/null || true
+awk -v j="$jobs_sum" -v p="$ping_sum" -v n="$RUNS" 'BEGIN {
+  printf "bench-api: jobs_rps=%.0f baseline_rps=%.0f ratio=%.2f\n", j / n, p / n, j / p
+}'
