@@ -261,46 +261,8 @@ static qerr mp_scan(qreq *r, const char *path, int64_t start, int64_t limit, con
 {
     char needle[MP_BOUNDARY_MAX + 8];
     size_t nlen = (size_t)snprintf(needle, sizeof needle, "\r\n--%s", boundary);
-    enum { CH = 1 << 20 };
-    char *buf = malloc(CH + sizeof needle);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    qsha256 h;
-    if (!buf || fd < 0 || qsha256_init(&h) != 0) {
-        free(buf);
-        if (fd >= 0)
-            close(fd);
+    if (store_hash_range(path, start, limit, needle, nlen, end, sha) != 0)
         return api_fail(r, Q_ERR_IO, "cannot read the request body");
-    }
-    posix_fadvise(fd, start, limit - start, POSIX_FADV_SEQUENTIAL);
-    int64_t base = start, pos = start;
-    size_t carry = 0;
-    *end = -1;
-    for (;;) {
-        size_t want = limit - pos < CH ? (size_t)(limit - pos) : (size_t)CH;
-        ssize_t k = want ? pread(fd, buf + carry, want, pos) : 0;
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            break;
-        pos += k;
-        size_t n = carry + (size_t)k;
-        char *hit = memmem(buf, n, needle, nlen);
-        if (hit) {
-            qsha256_update(&h, buf, (size_t)(hit - buf));
-            *end = base + (hit - buf);
-            break;
-        }
-        if (k == 0)
-            break;
-        size_t keep = n < nlen - 1 ? n : nlen - 1;
-        qsha256_update(&h, buf, n - keep);
-        memmove(buf, buf + n - keep, keep);
-        base += (int64_t)(n - keep);
-        carry = keep;
-    }
-    close(fd);
-    free(buf);
-    qsha256_final(&h, sha);
     return Q_OK;
 }
 
@@ -372,12 +334,16 @@ qerr h_upload_file(qreq *r)
          * end and hashes: the two passes overlap */
         store_copy cp;
         int64_t end = -1;
+        int64_t t0 = qmono_us();
         if ((e = store_copy_start(r, &cp, body, start, len, rel)))
             return e;
         qerr se = mp_scan(r, body, start, start + len + MP_BOUNDARY_MAX + 8, boundary, &end, sha);
         if (!se && end < 0)
             se = api_fail(r, Q_ERR_INVALID, "the multipart body has no closing boundary");
+        int64_t t1 = qmono_us();
         e = store_copy_finish(r, &cp, se ? 0 : end - start);
+        QLOG_D("multipart %lld bytes: scan+hash %.1f ms, then copy wait %.1f ms", (long long)len,
+               (t1 - t0) / 1000.0, (qmono_us() - t1) / 1000.0);
         if (se || e) {
             store_remove(r, rel);
             return se ? se : e;
