@@ -2,12 +2,12 @@
 # api.sh - `make bench-api`: wrk against GET /api/v1/jobs/{id} (token check
 # and database reads) and against GET /api/v1/ping (the trivial FastCGI
 # handler) through the same nginx in the same run, alternating, each
-# QUIRE_BENCH_RUNS (default 2) times for QUIRE_BENCH_SECONDS (default 8).
+# QUIRE_BENCH_RUNS (default 4) times for QUIRE_BENCH_SECONDS (default 5).
 # Last line: bench-api: jobs_rps=<x> baseline_rps=<y> ratio=<r>
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-RUNS=${QUIRE_BENCH_RUNS:-2}
-SECS=${QUIRE_BENCH_SECONDS:-8}
+RUNS=${QUIRE_BENCH_RUNS:-4}
+SECS=${QUIRE_BENCH_SECONDS:-5}
 CONNS=${QUIRE_BENCH_CONNECTIONS:-32}
 command -v wrk >/dev/null || { echo "bench-api: wrk is not installed" >&2; exit 1; }
 bench_stack
