@@ -3,7 +3,7 @@
 # raw body and as multipart/form-data, each timed against `cp` of the same
 # file on the same disk in the same run (best of QUIRE_BENCH_RUNS, default
 # 3, for each; the machine may be shared). The client
-# (tests/bench/bench_upload.c) sends the file with sendfile(2). The upload
+# (tests/bench/upload_client.c) sends the file with sendfile(2). The upload
 # time includes everything the client waits for:
 # nginx writing the body file, quire-api linking (raw) or copying the file
 # part (multipart, copy_file_range) into storage and hashing it (sha256).
@@ -12,7 +12,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 MB=${QUIRE_BENCH_UPLOAD_MB:-1024}
 RUNS=${QUIRE_BENCH_RUNS:-3}
-CLIENT=$QUIRE_BIN/tests/bench/bench_upload
+CLIENT=$QUIRE_BIN/tests/bench/upload_client
 bench_stack
 T=$QUIRE_ADMIN_TOKEN
 HOSTPORT=${QUIRE_URL#http://}; HOST=${HOSTPORT%:*}; PORT=${HOSTPORT##*:}

@@ -1,7 +1,7 @@
-/* bench_upload.c - the client of `make bench-upload` (driven by
+/* upload_client.c - the client of `make bench-upload` (driven by
  * tests/bench/upload.sh): one HTTP/1.1 upload of a file to quire through
  * nginx, the file's bytes sent with sendfile(2) so the client costs little.
- *   bench_upload raw|multipart HOST PORT PATH TOKEN FILE
+ *   upload_client raw|multipart HOST PORT PATH TOKEN FILE
  * Prints "<status> <seconds>" then the response body on the next line. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,7 +41,7 @@ static int send_all(int fd, const char *p, size_t n)
 int main(int argc, char **argv)
 {
     if (argc != 7) {
-        fprintf(stderr, "usage: bench_upload raw|multipart HOST PORT PATH TOKEN FILE\n");
+        fprintf(stderr, "usage: upload_client raw|multipart HOST PORT PATH TOKEN FILE\n");
         return 2;
     }
     int multipart = !strcmp(argv[1], "multipart");
