@@ -4,6 +4,7 @@
  * graph, a processor reporting through the status endpoint until the book is
  * ready, cancel/retry and the failed status, lists, updates and deletes. */
 #include "apitest.h"
+#include "audiobook.h"
 #include "db.h"
 #include "queue.h"
 #include "t.h"
@@ -475,6 +476,57 @@ static void test_chapters_outlive_their_upload(void)
     free(up);
 }
 
+/* What workers write through lib/audiobook shows in GET /audiobooks/{id};
+ * an early summary never replaces a final one. */
+static void test_worker_results_show_in_the_book(void)
+{
+    char *ab = at_book(user_tok, NULL);
+    T_REQUIRE(ab != NULL);
+    qdb *db = test_db();
+    T_REQUIRE(db != NULL);
+    qarena *a = qarena_new();
+    qrows *rows;
+    qerrctx e = {0};
+    T_REQUIRE(qdb_query(db, a, &rows, &e, "SELECT b.id, c.id, b.storage_dir FROM audiobooks b JOIN chapters c"
+                        " ON c.audiobook_id = b.id WHERE b.public_id = ?", "s", ab) == Q_OK && rows->nrows == 1);
+    int64_t book = qrows_i64(rows, 0, 0, 0), ch = qrows_i64(rows, 0, 1, 0);
+    char dir[128];
+    T_EQ_INT(qbook_dir(db, book, dir, sizeof dir, &e), Q_OK);
+    T_EQ_STR(dir, qrows_get(rows, 0, 2));
+    T_EQ_INT(qbook_chapter_media(db, ch, 0.5, "pcm_s16le", 256000, 16000, 1, &e), Q_OK);
+    char tpath[256];
+    snprintf(tpath, sizeof tpath, "%s/transcripts/001.json", dir);
+    T_EQ_INT(qbook_chapter_transcript(db, ch, tpath, 42, &e), Q_OK);
+    T_EQ_INT(qbook_chapter_transcript(db, ch, "/etc/passwd", 1, &e), Q_ERR_INVALID);
+    int applied = -1;
+    T_EQ_INT(qbook_summary(db, book, "{\"text\":\"final words\"}", QBOOK_FINAL, &applied, &e), Q_OK);
+    T_EQ_INT(applied, 1);
+    T_EQ_INT(qbook_summary(db, book, "{\"text\":\"early words\"}", QBOOK_EARLY, &applied, &e), Q_OK);
+    T_EQ_INT(applied, 0);
+    T_EQ_INT(qbook_tags(db, book, "[\"sea\",\"ships\"]", QBOOK_EARLY, &applied, &e), Q_OK);
+    T_EQ_INT(applied, 1);
+    T_EQ_INT(qbook_tags(db, book, "{\"not\":\"an array\"}", QBOOK_FINAL, &applied, &e), Q_ERR_INVALID);
+    T_EQ_INT(qbook_tags(db, 999999999, "[]", QBOOK_FINAL, &applied, &e), Q_ERR_NOT_FOUND);
+    qarena_free(a);
+    char url[256];
+    snprintf(url, sizeof url, "/api/v1/audiobooks/%s", ab);
+    thttp r;
+    T_REQUIRE(thttp_json(&r, "GET", url, user_tok, NULL) == 0);
+    T_EQ_STR(tjson_str(r.json, "summary.text"), "final words");
+    T_EQ_STR(tjson_str(r.json, "summary_stage"), "final");
+    T_EQ_STR(tjson_str(r.json, "tags_stage"), "early");
+    T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "tags")), 2);
+    cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "chapters"), 0);
+    T_EQ_INT(tjson_num(c0, "duration_seconds", -1) * 10, 5);
+    T_EQ_STR(tjson_str(c0, "codec"), "pcm_s16le");
+    T_EQ_INT(tjson_num(c0, "sample_rate", -1), 16000);
+    T_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(c0, "transcribed")));
+    T_EQ_INT(tjson_num(c0, "transcript_words", -1), 42);
+    T_EQ_INT(tjson_num(r.json, "duration_seconds", -1) * 10, 5);
+    thttp_free(&r);
+    free(ab);
+}
+
 int main(void)
 {
     admin_tok = strdup(tenv("QUIRE_ADMIN_TOKEN"));
@@ -490,6 +542,7 @@ int main(void)
     T_RUN(test_cancel_fails_book_and_retry);
     T_RUN(test_lists_filter_page_and_ownership);
     T_RUN(test_chapters_outlive_their_upload);
+    T_RUN(test_worker_results_show_in_the_book);
     free(user_tok);
     free(other_tok);
     free(admin_tok);
