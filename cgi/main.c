@@ -73,6 +73,13 @@ static void *serve(void *arg)
         r.arena = arena;
         r.db = db;
         handle(&r);
+        /* method and path point into the request's FastCGI parameters,
+         * which FCGX_Finish_r frees: keep copies for the access log */
+        char method[16], path[256];
+        snprintf(method, sizeof method, "%s", r.method ? r.method : "-");
+        snprintf(path, sizeof path, "%s", r.path ? r.path : "-");
+        r.method = method;
+        r.path = path;
         FCGX_Finish_r(&req);
         if (r.status >= 500)
             QLOG_W("%s %s %d %.1fms %s", r.method ? r.method : "-", r.path ? r.path : "-", r.status,

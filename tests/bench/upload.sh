@@ -35,23 +35,29 @@ UP=$(session)
 
 best_cp=999999 best_raw=999999 best_mp=999999
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b) ? a : b }'; }
+# each contender starts from the same state: nothing of the others left,
+# no dirty pages waiting for writeback (sync is outside the timing)
 for ((i = 1; i <= RUNS; i++)); do
+  sync
   t0=$(bench_now); cp "$SRC" "$WORK/copy.wav"; t1=$(bench_now)
   rm -f "$WORK/copy.wav"
   best_cp=$(min "$best_cp" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
 
+  sync
   t0=$(bench_now)
   out=$("$CLIENT" raw "$HOST" "$PORT" "/api/v1/uploads/$UP/files" "$T" "$SRC")
   t1=$(bench_now)
   case "$out" in *"\"file_size_bytes\":$SIZE"*) ;; *) echo "raw upload failed: $out" >&2; exit 1 ;; esac
   best_raw=$(min "$best_raw" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+  curl -sf -X DELETE "$QUIRE_URL/api/v1/uploads/$UP" -H "Authorization: Bearer $T" >/dev/null
+  UP=$(session)
 
+  sync
   t0=$(bench_now)
   out=$("$CLIENT" multipart "$HOST" "$PORT" "/api/v1/uploads/$UP/files" "$T" "$SRC")
   t1=$(bench_now)
   case "$out" in *"\"file_size_bytes\":$SIZE"*) ;; *) echo "multipart upload failed: $out" >&2; exit 1 ;; esac
   best_mp=$(min "$best_mp" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
-  # free the disk between runs
   curl -sf -X DELETE "$QUIRE_URL/api/v1/uploads/$UP" -H "Authorization: Bearer $T" >/dev/null
   UP=$(session)
 done
