@@ -197,8 +197,13 @@ static qerr slot_finish(qreq *r, const tus_slot *s, char file_pub[37], const cha
     ssize_t mn = store_pread(part, 0, magic, sizeof magic);
     int is_audio = 0;
     const char *format = mn >= 0 ? store_sniff(magic, (size_t)mn, &is_audio) : "unreadable";
-    if (!is_audio)
-        return api_fail(r, Q_ERR_UNSUPPORTED, "the file is not audio: detected %s", format);
+    if (!is_audio) {
+        qerrctx ig = {0};
+        qdb_exec(r->db, &ig, "DELETE FROM tus_slots WHERE id = ?", "i", s->id);
+        store_remove(r, s->rel);
+        return api_fail(r, Q_ERR_UNSUPPORTED, "the file is not audio: detected %s; the upload slot was removed",
+                        format);
+    }
     char sha[65];
     if (qsha256_file(part, sha) != 0)
         return api_fail(r, Q_ERR_IO, "cannot hash the finished upload");
@@ -249,7 +254,9 @@ qerr h_tus_patch(qreq *r)
                      (long long)s.length);
         goto fail;
     }
-    if (at == 0 && len > 0) {               /* refuse non-audio at the first chunk */
+    /* refuse non-audio at the first chunk when it is long enough to tell;
+     * a tiny first chunk is checked when the file is complete */
+    if (at == 0 && (len >= 16 || len == s.length) && len > 0) {
         unsigned char magic[64];
         ssize_t mn = store_pread(body, 0, magic, len < 64 ? (size_t)len : sizeof magic);
         int is_audio = 0;
