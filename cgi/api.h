@@ -207,5 +207,7 @@ qerr h_admin_token_create(qreq *r);
 qerr h_admin_token_revoke(qreq *r);
 qerr h_admin_queue_stats(qreq *r);
 qerr h_admin_workers(qreq *r);
+qerr h_audiobook_transcript(qreq *r);     /* transcripts.c */
+qerr h_search(qreq *r);                   /* search.c */
 
 #endif

@@ -58,6 +58,9 @@ static const row rows[] = {
     {"GET", "/api/v1/admin/workers", K_ADMIN, 200},
     /* an admin is let in; the made-up attempt token is then fenced off */
     {"POST", "/api/v1/admin/jobs/{id}/status", K_WORKER, 409},
+    /* a fresh book is not transcribed yet: its owner gets 409, others 404 */
+    {"GET", "/api/v1/audiobooks/{id}/transcript", K_OWNED, 409},
+    {"GET", "/api/v1/search", K_OPEN, 200},
 };
 #define NROWS (int)(sizeof rows / sizeof rows[0])
 
@@ -219,6 +222,8 @@ static int prepare(const row *w, call *c)
         if (!strcmp(p, "/api/v1/uploads") && !strcmp(w->method, "POST")) {
             c->ctype = "application/json";
             snprintf(c->body, sizeof c->body, "{\"upload_type\":\"single\",\"total_files\":1}");
+        } else if (!strcmp(p, "/api/v1/search")) {
+            snprintf(c->path, sizeof c->path, "/api/v1/search?q=chapter+one");
         } else if (!strcmp(p, "/api/v1/admin/users") && !strcmp(w->method, "POST")) {
             c->ctype = "application/json";
             snprintf(c->body, sizeof c->body, "{\"name\":\"matrix-%d-%d\"}", (int)getpid(), ++seq);

@@ -180,6 +180,13 @@ static void test_retry_with_backoff_then_dead_letter(void)
     T_CHECK(sql_int("SELECT TIMESTAMPDIFF(MICROSECOND, MIN(finished_at), MAX(finished_at)) FROM job_attempts"
                     " WHERE job_id = ?", "i", bad, 0) >= 1000 * (50 / 2 + 100 / 2),
             "retries came too fast for the backoff");
+    /* quirectl shows the dead letter with every attempt's error */
+    char *out = tsh_out("\"$QUIRE_BIN/quirectl\" failed | grep -c 'noop: failing on purpose'");
+    T_CHECK(out && atoi(out) >= 4, "quirectl failed shows %s error lines", out ? out : "no");
+    free(out);
+    out = tsh_out("\"$QUIRE_BIN/quirectl\" stats | grep -c 'noop.retry'");
+    T_CHECK(out && atoi(out) >= 2, "quirectl stats: %s lines for noop.retry", out ? out : "no");
+    free(out);
     /* an explicit retry puts the dead letter back */
     qerrctx e = {0};
     T_EQ_INT(qqueue_retry(db, bad, 0, &e), Q_OK);
