@@ -117,9 +117,10 @@ const char *store_abs(qreq *r, const char *rel);
  * control characters, NUL, slashes or backslashes, no leading dots, valid
  * UTF-8 cut to STORE_NAME_MAX bytes; "file" when nothing is left. */
 void store_sanitize_name(const char *in, char *out, size_t outsz);
-/* Names the type of a file from its first bytes: an audio format ("mp3",
- * "mp4", "flac", "ogg", "wav") with *is_audio = 1, or what else it looks
- * like ("pdf", "png", "text", ... "unknown binary"). */
+/* Names the type of a file from its first bytes (Q_AUDIO_MAGIC_WANT of
+ * them): an audio format by lib/audio_magic ("mp3", "mp4", "flac", "ogg",
+ * "wav") with *is_audio = 1, or what else it looks like ("pdf", "png",
+ * "text", ... "unknown binary data"). */
 const char *store_sniff(const unsigned char *buf, size_t len, int *is_audio);
 /* The file extension stored for an audio format (".mp3", ...). */
 const char *store_ext(const char *format);

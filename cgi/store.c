@@ -3,6 +3,7 @@
  * FastCGI (link, or copy_file_range of a byte range), type sniffing by magic
  * bytes, and making client file names safe for display. */
 #include "api.h"
+#include "audio_magic.h"
 #include "util.h"
 
 #include <errno.h>
@@ -102,21 +103,11 @@ static int has_prefix(const unsigned char *b, size_t len, const char *p, size_t 
 
 const char *store_sniff(const unsigned char *b, size_t len, int *is_audio)
 {
-    *is_audio = 1;
-    if (has_prefix(b, len, "ID3", 3))
-        return "mp3";
-    if (len >= 12 && memcmp(b + 4, "ftyp", 4) == 0)
-        return "mp4";
-    if (has_prefix(b, len, "fLaC", 4))
-        return "flac";
-    if (has_prefix(b, len, "OggS", 4))
-        return "ogg";
-    if (len >= 12 && (!memcmp(b, "RIFF", 4) || !memcmp(b, "RF64", 4)) && !memcmp(b + 8, "WAVE", 4))
-        return "wav";
-    /* an MPEG audio frame header: sync, layer != reserved, bitrate != bad */
-    if (len >= 4 && b[0] == 0xFF && (b[1] & 0xE0) == 0xE0 && (b[1] & 0x06) != 0 && (b[1] & 0x18) != 0x08 &&
-        (b[2] & 0xF0) != 0xF0 && (b[2] & 0x0C) != 0x0C)
-        return "mp3";
+    /* audio: the engines' detector, which the worker's decoder agrees with */
+    const char *audio = q_audio_magic(b, len);
+    *is_audio = audio != NULL;
+    if (audio)
+        return audio;
     *is_audio = 0;
     if (len == 0)
         return "empty file";

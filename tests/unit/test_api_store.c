@@ -36,7 +36,7 @@ static void test_sanitize(void)
 static void test_sniff(void)
 {
     int a;
-    T_EQ_STR(store_sniff((const unsigned char *)"ID3\x04\x00", 5, &a), "mp3");
+    T_EQ_STR(store_sniff((const unsigned char *)"ID3\x04\x00\x00\x00\x00\x01\x00", 10, &a), "mp3");
     T_CHECK(a);
     T_EQ_STR(store_sniff((const unsigned char *)"\xff\xfb\x90\x64", 4, &a), "mp3");
     T_EQ_STR(store_sniff((const unsigned char *)"\0\0\0\x20" "ftypM4B ", 12, &a), "mp4");
