@@ -70,9 +70,13 @@ qerr job_transcribe(qjobctx *c)
     char *prefix = qarena_printf(c->arena, "%s/%s", root, rel_prefix);
     char *dir = qarena_printf(c->arena, "%s/audiobooks/%s/transcripts", root, pub);
 
+    /* the headers give duration, codec and rates at once; the decode below
+     * finds any corruption */
     q_audio_info info;
     memset(&info, 0, sizeof info);
-    qerr e = q_audio_probe(path, &info, &c->err);
+    q_audio_reader *rd = NULL;
+    qerr e = q_audio_reader_open(path, 0, &rd, &info, &c->err);
+    q_audio_reader_close(rd);
     if (e) {
         c->permanent = e != Q_ERR_IO;
         return e;
