@@ -210,5 +210,6 @@ qerr h_admin_queue_stats(qreq *r);
 qerr h_admin_workers(qreq *r);
 qerr h_audiobook_transcript(qreq *r);     /* transcripts.c */
 qerr h_search(qreq *r);                   /* search.c */
+qerr h_summarize(qreq *r);                /* summarize.c */
 
 #endif

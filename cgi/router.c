@@ -51,6 +51,7 @@ const qroute api_routes[] = {
     /* transcripts and search (issues 6, 7) */
     {"GET", "/api/v1/audiobooks/{audiobook_id}/transcript", h_audiobook_transcript, AUTH_USER},
     {"GET", "/api/v1/search", h_search, AUTH_USER},
+    {"POST", "/api/v1/summarize", h_summarize, AUTH_USER},
 };
 const int api_nroutes = (int)(sizeof api_routes / sizeof api_routes[0]);
 

@@ -165,6 +165,49 @@ static void test_search_finds_the_clip_and_respects_privacy(void)
     thttp_free(&r);
 }
 
+/* POST /api/v1/summarize on a plain text: the job's result has the asked
+ * number of sentences, each with its text and position. */
+static void test_summarize_plain_text(void)
+{
+    size_t len = 0;
+    char *text = at_slurp("tests/data/gulliver_lilliput.txt", &len);
+    T_REQUIRE(text != NULL && len > 1000);
+    if (len > 20000)
+        text[20000] = '\0';
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "text", text);
+    cJSON_AddNumberToObject(b, "sentences", 4);
+    char *body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    free(text);
+    thttp r;
+    T_REQUIRE(thttp_json(&r, "POST", "/api/v1/summarize", owner, body) == 0);
+    free(body);
+    T_EQ_INT(r.status, 202);
+    char path[96];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", tjson_str(r.json, "job_id") ? tjson_str(r.json, "job_id") : "0");
+    thttp_free(&r);
+    const char *st = NULL;
+    for (int64_t t0 = qmono_ms(); qmono_ms() - t0 < 60000; qsleep_ms(200)) {
+        T_REQUIRE(thttp_json(&r, "GET", path, owner, NULL) == 0);
+        st = tjson_str(r.json, "status");
+        if (st && (!strcmp(st, "completed") || !strcmp(st, "failed")))
+            break;
+        thttp_free(&r);
+    }
+    T_EQ_STR(st, "completed");
+    const cJSON *res = cJSON_GetObjectItem(r.json, "result");
+    T_CHECK(tjson_str(res, "summary") && strlen(tjson_str(res, "summary")) > 50);
+    const cJSON *sents = cJSON_GetObjectItem(res, "sentences");
+    T_EQ_INT(cJSON_GetArraySize(sents), 4);
+    T_CHECK(tjson_str(cJSON_GetArrayItem(sents, 0), "text") != NULL);
+    T_CHECK(tjson_num(cJSON_GetArrayItem(sents, 0), "position", -1) >= 0);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "POST", "/api/v1/summarize", owner, "{\"text\":\"   \"}") == 0);
+    T_EQ_INT(r.status, 422);
+    thttp_free(&r);
+}
+
 int main(void)
 {
     owner = at_user("pipe-owner", 0);
@@ -175,6 +218,7 @@ int main(void)
     T_RUN(test_jobs_complete_and_book_ready);
     T_RUN(test_transcript_quality_and_formats);
     T_RUN(test_search_finds_the_clip_and_respects_privacy);
+    T_RUN(test_summarize_plain_text);
     tsh("\"$QUIRE_ROOT/scripts/stack.sh\" worker-stop worker-pipe >/dev/null 2>&1");
     return t_done();
 }
