@@ -61,6 +61,7 @@ static const row rows[] = {
     /* a fresh book is not transcribed yet: its owner gets 409, others 404 */
     {"GET", "/api/v1/audiobooks/{id}/transcript", K_OWNED, 409},
     {"GET", "/api/v1/search", K_OPEN, 200},
+    {"POST", "/api/v1/summarize", K_OPEN, 202},
 };
 #define NROWS (int)(sizeof rows / sizeof rows[0])
 
@@ -224,6 +225,9 @@ static int prepare(const row *w, call *c)
             snprintf(c->body, sizeof c->body, "{\"upload_type\":\"single\",\"total_files\":1}");
         } else if (!strcmp(p, "/api/v1/search")) {
             snprintf(c->path, sizeof c->path, "/api/v1/search?q=chapter+one");
+        } else if (!strcmp(p, "/api/v1/summarize")) {
+            c->ctype = "application/json";
+            snprintf(c->body, sizeof c->body, "{\"text\":\"One sentence here. Another one there.\",\"sentences\":1}");
         } else if (!strcmp(p, "/api/v1/admin/users") && !strcmp(w->method, "POST")) {
             c->ctype = "application/json";
             snprintf(c->body, sizeof c->body, "{\"name\":\"matrix-%d-%d\"}", (int)getpid(), ++seq);
