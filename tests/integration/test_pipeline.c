@@ -76,6 +76,16 @@ static void test_jobs_complete_and_book_ready(void)
     T_CHECK(cJSON_IsArray(tags) && cJSON_GetArraySize(tags) > 0, "tags stored");
     if (cJSON_IsArray(tags) && cJSON_GetArraySize(tags) > 0)
         t_note("tags: %s ...", tjson_str(cJSON_GetArrayItem(tags, 0), "tag"));
+    /* the final tags counted the book into the library's document frequencies */
+    char *n = tsh_out("mariadb --no-defaults -S \"$QUIRE_DB_SOCKET\" -u quire -N quire -e "
+                      "\"SELECT COUNT(*) FROM library_df_books b JOIN audiobooks a ON a.id = b.audiobook_id"
+                      " WHERE a.public_id = '%s'\"", book);
+    T_CHECK(n && !strcmp(n, "1"), "book counted in the library: %s", n ? n : "?");
+    free(n);
+    n = tsh_out("mariadb --no-defaults -S \"$QUIRE_DB_SOCKET\" -u quire -N quire -e "
+                "\"SELECT LENGTH(df) > 1000000 FROM library_df WHERE id = 1\"");
+    T_CHECK(n && !strcmp(n, "1"), "library document frequencies stored");
+    free(n);
     thttp_free(&r);
 }
 
