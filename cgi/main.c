@@ -73,6 +73,7 @@ static void *serve(void *arg)
         r.arena = arena;
         r.db = db;
         handle(&r);
+        api_metrics_observe(&r, (double)(qmono_us() - t0) / 1e6);
         FCGX_Finish_r(&req);
         if (r.status >= 500)
             QLOG_W("%s %s %d %.1fms %s", r.method ? r.method : "-", r.path ? r.path : "-", r.status,
@@ -125,6 +126,7 @@ int main(int argc, char **argv)
         return 1;
     for (int i = 0; i < n; i++)
         pthread_create(&th[i], NULL, serve, NULL);
+    api_notifier_start();       /* webhook deliveries, on a thread of their own */
     QLOG_I("quire-api %s listening on %s with %d threads", API_VERSION, sock, n);
 
     int sig = 0;
@@ -142,6 +144,7 @@ int main(int argc, char **argv)
     shutdown(listen_fd, SHUT_RDWR);
     for (int i = 0; i < n; i++)
         pthread_join(th[i], NULL);
+    api_notifier_stop();
     close(listen_fd);
     unlink(sock);
     free(th);

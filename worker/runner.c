@@ -2,10 +2,12 @@
  * type, and reports the outcome to the queue (complete, fail with retry,
  * cancelled). Fencing makes a late report of a lost attempt harmless. */
 #include "worker.h"
+#include "transport.h"
 #include "util.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Progress is written at most every 250 ms (plus the last step). */
 #define CHECKPOINT_EVERY_MS 250
@@ -22,7 +24,7 @@ qerr qjob_checkpoint(qjobctx *c, double percent, const char *message, int curren
     c->last_progress_ms = now;
     int cancel = 0;
     qerrctx e = {0};
-    qerr r = qqueue_progress(c->db, c->job, percent, message, current, total, &cancel, &e);
+    qerr r = c->tp->ops->progress(c->tp, c->job, percent, message, current, total, &cancel, &e);
     if (r == Q_ERR_LEASE_LOST) {
         atomic_store(&c->lost, 1);
         return Q_ERR_CANCELLED;
@@ -60,15 +62,15 @@ int worker_run_job(qjobctx *c)
         QLOG_W("lease lost while running; result discarded");
         r = Q_ERR_LEASE_LOST;
     } else if (e == Q_ERR_CANCELLED || (e && atomic_load(&c->cancel))) {
-        r = qqueue_ack_cancel(c->db, j, &re);
+        r = c->tp->ops->ack_cancel(c->tp, j, &re);
         if (!r)
             QLOG_I("cancelled");
     } else if (e) {
         const char *msg = c->err.msg[0] ? c->err.msg : qerr_code(e);
-        r = qqueue_fail(c->db, j, msg, !c->permanent, &re);
+        r = c->tp->ops->fail(c->tp, j, msg, !c->permanent, &re);
         if (!r)
             QLOG_W("attempt %d failed: %s", j->attempt, msg);
-    } else if (t && t->after_complete) {
+    } else if (t && t->after_complete && c->db) {
         /* the job's own rows commit with its completion, or not at all */
         r = qdb_begin(c->db, &re);
         if (!r)
@@ -81,7 +83,9 @@ int worker_run_job(qjobctx *c)
             qdb_rollback(c->db);
         completed = !r;
     } else {
-        r = qqueue_complete(c->db, j, c->result, &re);
+        /* over HTTP a type's after_complete hook has no database to write
+         * to: such job code puts what it has in its result instead */
+        r = c->tp->ops->complete(c->tp, j, c->result, &re);
         completed = !r;
     }
     if (r == Q_ERR_LEASE_LOST)
@@ -90,4 +94,29 @@ int worker_run_job(qjobctx *c)
         QLOG_E("could not report the outcome: %s", re.msg);
     qlog_set_context(NULL);
     return completed;
+}
+
+/* Downloaded inputs are removed with the attempt's arena. */
+static void remove_file(void *path)
+{
+    unlink(path);
+}
+
+qerr qjob_input(qjobctx *c, const char *name, const char **path)
+{
+    char dir[512], p[1024];
+    snprintf(dir, sizeof dir, "%s/tmp/worker-%.64s/job-%lld-%d", qconfig_get()->var_dir, c->worker_id,
+             (long long)c->job->id, c->job->attempt);
+    qerr e = c->tp->ops->fetch(c->tp, c->job, name, dir, p, sizeof p, &c->err);
+    if (e)
+        return e;
+    *path = qarena_strdup(c->arena, p);
+    if (!c->tp->db)
+        qarena_defer(c->arena, remove_file, (void *)*path);
+    return Q_OK;
+}
+
+qerr qjob_output(qjobctx *c, const char *name, const char *local_path)
+{
+    return c->tp->ops->store(c->tp, c->job, name, local_path, &c->err);
 }
