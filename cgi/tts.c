@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -264,12 +265,27 @@ static const char *format_ext(const char *f)
 qerr h_tts_create(qreq *r)
 {
     cJSON *body;
+    const qconfig *cfg = qconfig_get();
     qerr e = api_need_db(r);
-    if (!e)
-        e = api_json_body(r, &body);
     if (e)
         return e;
-    const qconfig *cfg = qconfig_get();
+    /* a book is bigger than other JSON bodies: up to the character limit
+     * in \uXXXX escapes, plus room for the rest */
+    const char *ct = api_param(r, "CONTENT_TYPE");
+    if (ct && *ct && strncasecmp(ct, "application/json", 16) != 0)
+        return api_fail(r, Q_ERR_UNSUPPORTED, "expected Content-Type application/json, got %.64s", ct);
+    char *raw;
+    size_t rawlen;
+    size_t limit = (size_t)cfg->max_tts_chars * 6 + (1u << 20);
+    if ((size_t)cfg->max_json_bytes > limit)
+        limit = (size_t)cfg->max_json_bytes;
+    e = api_body(r, limit, &raw, &rawlen);
+    if (!e)
+        e = qjson_parse(r->arena, raw, rawlen, &body, &r->err);
+    if (e)
+        return e;
+    if (!cJSON_IsObject(body))
+        return api_fail(r, Q_ERR_INVALID, "the request body must be a JSON object");
     qerrctx fe = {0};
     const char *script = NULL, *work_id = NULL, *title = "", *format = "mp3", *notify = NULL, *channel = NULL,
                *date = NULL;
