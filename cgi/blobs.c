@@ -6,9 +6,11 @@
  * arrives whole and verified or not at all). Both are fenced by the attempt
  * token, like every other write of a running attempt.
  *
- * A job names its files in its payload: "inputs": {"name": "storage/rel"}
- * for downloads, "output_dir": "storage/rel" for uploads (default
- * "jobs/{id}"); outputs already uploaded can be downloaded again by name. */
+ * A job names its files in its payload, as storage paths: "inputs" (an
+ * array of paths, or an object name -> path) may be downloaded; "output"
+ * (one path) and anything under "output_dir" or "jobs/{id}/" may be
+ * uploaded and downloaded. A file is addressed by ?path=<storage path>, or
+ * by {name}: the input of that name, else output_dir/name. */
 #include "api.h"
 #include "queue.h"
 #include "util.h"
@@ -56,8 +58,6 @@ static qerr blob_begin(qreq *r, qjob *j, const char **name, cJSON **payload)
     if (e)
         return e;
     *name = r->nparams > 2 ? r->params[2] : "";
-    if (!blob_name_ok(*name))
-        return api_fail(r, Q_ERR_NOT_FOUND, "blob names are 1-64 characters of letters, digits and _ - .");
     const char *tok = api_header(r, "X-Attempt-Token");
     if (!tok || !*tok)
         tok = api_query(r, "token");
@@ -82,32 +82,76 @@ static const char *output_dir(qreq *r, const qjob *j, const cJSON *payload)
     return qarena_printf(r->arena, "jobs/%lld", (long long)j->id);
 }
 
-/* GET /api/v1/queue/{type}/jobs/{id}/blobs/{name} (X-Attempt-Token or
- * ?token=): the input of that name, or an output already uploaded. */
+static int under(const char *dir, const char *rel)
+{
+    size_t n = strlen(dir);
+    return !strncmp(rel, dir, n) && rel[n] == '/';
+}
+
+/* May the attempt read (or, for_write, write) storage path rel? */
+static int path_allowed(qreq *r, const qjob *j, const cJSON *payload, const char *rel, int for_write)
+{
+    if (!api_safe_rel_path(rel))
+        return 0;
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(payload, "output");
+    if (cJSON_IsString(out) && !strcmp(out->valuestring, rel))
+        return 1;
+    if (under(output_dir(r, j, payload), rel) || under(qarena_printf(r->arena, "jobs/%lld", (long long)j->id), rel))
+        return 1;
+    if (for_write)
+        return 0;
+    const cJSON *in;
+    cJSON_ArrayForEach(in, cJSON_GetObjectItemCaseSensitive(payload, "inputs"))
+        if (cJSON_IsString(in) && !strcmp(in->valuestring, rel))
+            return 1;
+    return 0;
+}
+
+/* The storage path the request addresses: ?path= or {name}. */
+static qerr blob_path(qreq *r, const qjob *j, const cJSON *payload, const char *name, int for_write, const char **rel)
+{
+    const char *p = api_query(r, "path");
+    if (p) {
+        if (!path_allowed(r, j, payload, p, for_write))
+            return api_fail(r, Q_ERR_FORBIDDEN, "job %lld may not %s '%.200s'", (long long)j->id,
+                            for_write ? "write" : "read", p);
+        *rel = p;
+        return Q_OK;
+    }
+    if (!blob_name_ok(name))
+        return api_fail(r, Q_ERR_NOT_FOUND, "blob names are 1-64 characters of letters, digits and _ - .");
+    const cJSON *in = for_write ? NULL
+                    : cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(payload, "inputs"), name);
+    if (cJSON_IsString(in)) {
+        if (!api_safe_rel_path(in->valuestring))
+            return api_fail(r, Q_ERR_UNPROCESSABLE, "input '%s' of job %lld has an unsafe path", name, (long long)j->id);
+        *rel = in->valuestring;
+    } else {
+        *rel = qarena_printf(r->arena, "%s/%s", output_dir(r, j, payload), name);
+    }
+    return Q_OK;
+}
+
+/* GET /api/v1/queue/{type}/jobs/{id}/blobs/{name}[?path=] (X-Attempt-Token
+ * or ?token=): an input, or an output already uploaded. */
 qerr h_blob_get(qreq *r)
 {
     qjob j;
-    const char *name;
+    const char *name, *rel;
     cJSON *payload;
     qerr e = blob_begin(r, &j, &name, &payload);
+    if (!e)
+        e = blob_path(r, &j, payload, name, 0, &rel);
     if (e)
         return e;
-    const char *rel = NULL;
-    const cJSON *in = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(payload, "inputs"), name);
-    if (cJSON_IsString(in)) {
-        if (!api_safe_rel_path(in->valuestring))
-            return api_fail(r, Q_ERR_UNPROCESSABLE, "input '%s' of job %lld has an unsafe path", name, (long long)j.id);
-        rel = in->valuestring;
-    } else {
-        rel = qarena_printf(r->arena, "%s/%s", output_dir(r, &j, payload), name);
-    }
     const char *abs = qarena_printf(r->arena, "%s/%s", qconfig_get()->storage_dir, rel);
     struct stat st;
     if (stat(abs, &st) != 0 || !S_ISREG(st.st_mode))
-        return api_fail(r, Q_ERR_NOT_FOUND, "job %lld has no file '%s'", (long long)j.id, name);
+        return api_fail(r, Q_ERR_NOT_FOUND, "job %lld has no file '%s'", (long long)j.id, rel);
+    const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
     const char *hdr = qarena_printf(r->arena, "X-Accel-Redirect: /_storage/%s\r\nX-Blob-Size: %lld\r\n"
                                     "Content-Disposition: attachment; filename=\"%s\"\r\n",
-                                    rel, (long long)st.st_size, name);
+                                    rel, (long long)st.st_size, base);
     return api_reply_raw(r, 200, "application/octet-stream", "", 0, hdr);
 }
 
@@ -131,22 +175,23 @@ static int copy_fd(const char *src, int dst)
     return rc;
 }
 
-/* PUT /api/v1/queue/{type}/jobs/{id}/blobs/{name} with X-Attempt-Token and
+/* PUT /api/v1/queue/{type}/jobs/{id}/blobs/{name}[?path=] with X-Attempt-Token and
  * X-Content-SHA256 (hex of the body) -> 201 {"path", "size", "sha256"}; a
  * body whose hash differs is refused (422) and nothing is stored. */
 qerr h_blob_put(qreq *r)
 {
     qjob j;
-    const char *name;
+    const char *name, *rel;
     cJSON *payload;
     qerr e = blob_begin(r, &j, &name, &payload);
+    if (!e)
+        e = blob_path(r, &j, payload, name, 1, &rel);
     if (e)
         return e;
     const char *want = api_header(r, "X-Content-SHA256");
     if (!want || strlen(want) != 64)
         return api_fail(r, Q_ERR_UNPROCESSABLE, "header X-Content-SHA256 (64 hex characters) is required");
     const qconfig *c = qconfig_get();
-    const char *rel = qarena_printf(r->arena, "%s/%s", output_dir(r, &j, payload), name);
     const char *abs = qarena_printf(r->arena, "%s/%s", c->storage_dir, rel);
     const char *dir = qarena_strndup(r->arena, abs, (size_t)(strrchr(abs, '/') - abs));
     if (qmkdir_p(dir, 0755) != 0)

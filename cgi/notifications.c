@@ -88,7 +88,7 @@ static void *sender_main(void *arg)
     (void)arg;
     qlog_set_context("notify");
     qdb *db = NULL;
-    int64_t poll = qconfig_int("QUIRE_NOTIFY_POLL_MS", 1000);
+    int64_t poll = qconfig_int("QUIRE_NOTIFY_POLL_MS", 2000);
     if (poll < 50)
         poll = 50;
     while (!atomic_load(&sender_stop)) {

@@ -9,6 +9,7 @@
 #include "util.h"
 #include "workers.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #define CLAIM_POLL_MS 100
 #define MAX_CLAIM_TYPES 16
 #define REAP_EVERY_MS 2000
+#define PARK_MAX_MS 2000      /* one sleep of a parked claim */
 
 static atomic_int long_polls;          /* claims parked right now        */
 static atomic_llong last_reap_ms;      /* this process's reaper schedule */
@@ -163,11 +165,69 @@ static void maybe_reap(qreq *r)
     qqueue_reap(r->db, &e);
 }
 
+/* ---- the long poll's wake-up connection -------------------------------
+ * A parked claim sleeps in SELECT SLEEP() on a connection of its thread's
+ * own, announced in worker_waits like an idle quire-worker's, so an
+ * enqueue of its type wakes it at once (qqueue_wake: KILL QUERY) and a
+ * parked remote worker costs the database a few statements per sleep
+ * period instead of a claim every few milliseconds. */
+static pthread_key_t wait_key;
+static pthread_once_t wait_once = PTHREAD_ONCE_INIT;
+static _Thread_local qdb *wait_db;
+
+static void wait_db_free(void *db)
+{
+    qdb_close(db);
+}
+
+static void wait_key_make(void)
+{
+    pthread_key_create(&wait_key, wait_db_free);
+}
+
+/* This thread's wake-up connection, opened on first use; NULL when the
+ * database refuses one (the caller then polls). */
+static qdb *wait_conn(void)
+{
+    if (!wait_db) {
+        qerrctx e = {0};
+        pthread_once(&wait_once, wait_key_make);
+        wait_db = qdb_open(&e);
+        if (wait_db)
+            pthread_setspecific(wait_key, wait_db);
+    }
+    return wait_db;
+}
+
+/* Sleeps up to ms on the wake-up connection; returns early when woken. */
+static void park(int64_t ms)
+{
+    qdb *w = wait_conn();
+    if (!w) {
+        qsleep_ms(ms < CLAIM_POLL_MS ? ms : CLAIM_POLL_MS);
+        return;
+    }
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT IF((SELECT woken FROM worker_waits WHERE conn_id = CONNECTION_ID()) = 1,"
+             " 0, SLEEP(%.3f))", (double)ms / 1000.0);
+    MYSQL *my = qdb_mysql(w);
+    if (mysql_query(my, sql) == 0) {
+        MYSQL_RES *res = mysql_store_result(my);
+        if (res)
+            mysql_free_result(res);
+    } else if (mysql_errno(my) != 1317 /* interrupted: woken */) {
+        qdb_close(w);
+        pthread_setspecific(wait_key, NULL);
+        wait_db = NULL;
+        qsleep_ms(CLAIM_POLL_MS);
+    }
+}
+
 /* POST /api/v1/queue/{types}/claim {"worker_id", "max", "wait", "lease"}:
  * {"job": {...} | null, "jobs": [...]}. {types} may be a comma separated
- * list. wait (<= 30 s) parks the request until a job comes, re-claiming
- * every 100 ms; when too many claims are parked already it answers at once
- * (the worker then backs off). */
+ * list. wait (<= 30 s) parks the request until a job comes (see park());
+ * when too many claims are parked already (they hold quire-api threads) it
+ * answers at once, and the worker backs off. */
 qerr h_rq_claim(qreq *r)
 {
     const char *tparam = r->nparams ? r->params[0] : "";
@@ -209,11 +269,11 @@ qerr h_rq_claim(qreq *r)
         if (got < 0 && ce.code == Q_ERR_DB_GONE && strstr(ce.msg, "busy")) {
             got = 0;                 /* lost a lock race: simply look again */
         } else if (got < 0) {
-            if (parked)
-                atomic_fetch_sub(&long_polls, 1);
-            return api_fail(r, ce.code ? ce.code : Q_ERR_DB, "%s", ce.msg);
+            e = api_fail(r, ce.code ? ce.code : Q_ERR_DB, "%s", ce.msg);
+            break;
         }
-        if (got > 0 || qmono_ms() >= end || api_stopping())
+        int64_t left = end - qmono_ms();
+        if (got > 0 || left <= 0 || api_stopping())
             break;
         if (!parked) {
             if (atomic_fetch_add(&long_polls, 1) >= cap) {
@@ -222,10 +282,36 @@ qerr h_rq_claim(qreq *r)
             }
             parked = 1;
         }
-        qsleep_ms(CLAIM_POLL_MS);
+        qdb *w = wait_conn();
+        if (w) {
+            /* announce before the next look, so an enqueue in between
+             * still wakes us; refreshed every round (wakers skip stale
+             * announcements) */
+            qerrctx we = {0};
+            qdb_exec(r->db, &we, "REPLACE INTO worker_waits (conn_id, worker_id, types, since, woken)"
+                     " VALUES (?, ?, ?, NOW(3), 0)", "iss", (int64_t)mysql_thread_id(qdb_mysql(w)), wid, tparam);
+            qerr_clear(&ce);
+            got = qqueue_claim(r->db, wid, types, ntypes, (int)max, (int)lease, batch, &ce);
+            if (got > 0)
+                break;
+            if (got < 0 && !(ce.code == Q_ERR_DB_GONE && strstr(ce.msg, "busy"))) {
+                e = api_fail(r, ce.code ? ce.code : Q_ERR_DB, "%s", ce.msg);
+                break;
+            }
+            got = 0;
+        }
+        park(left < PARK_MAX_MS ? left : PARK_MAX_MS);
     }
-    if (parked)
+    if (parked) {
         atomic_fetch_sub(&long_polls, 1);
+        if (wait_db) {
+            qerrctx we = {0};
+            qdb_exec(r->db, &we, "DELETE FROM worker_waits WHERE conn_id = ?", "i",
+                     (int64_t)mysql_thread_id(qdb_mysql(wait_db)));
+        }
+    }
+    if (e)
+        return e;
     cJSON *o = api_obj(r);
     cJSON *arr = cJSON_AddArrayToObject(o, "jobs");
     for (int i = 0; i < got; i++) {

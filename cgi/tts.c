@@ -6,15 +6,16 @@
  * sent by nginx (X-Accel-Redirect). GET /api/v1/voices lists the engines
  * and voices that running workers reported at registration.
  *
- * Job payloads (the contract with the engines' job code):
- *   tts:      {"request", "chapter", "total_chapters", "title", "text",
- *              "voice_settings": {"engine", "voice", "speed", "pitch"},
- *              "output_dir", "output_name": "chapter_001.wav"}
- *   assemble: {"request", "format", "title", "output_dir", "output_name":
- *              "audio.mp3", "chapters": [{"n", "title", "name"}],
- *              "inputs": {"chapter_001.wav": "<output_dir>/chapter_001.wav"}}
- * A job may put {"path": "<storage-relative path>"} in its result to name
- * the file it wrote; otherwise output_dir/output_name is served. */
+ * Job payloads, in the contract of the engines' job code (worker/job_tts.c);
+ * paths are relative to the storage root:
+ *   tts:      {"text", "title", "engine", "voice", "language", "speed",
+ *              "pitch", "format": "wav", "output": "<dir>/chapter_001.wav",
+ *              "request", "chapter", "total_chapters", "output_dir"}
+ *   assemble: {"inputs": ["<dir>/chapter_001.wav", ...], "titles": [...],
+ *              "format", "output": "<dir>/audio.mp3", "title", "author",
+ *              "request", "output_dir"}
+ * The jobs' results name the file written ({"path", ...}); until a result
+ * says otherwise, output is served. */
 #include "api.h"
 #include "notify.h"
 #include "queue.h"
@@ -220,7 +221,7 @@ static qerr parse_voice(qreq *r, const cJSON *body, cJSON **out)
     if (!vs) vs = cJSON_GetObjectItemCaseSensitive(body, "voiceSettings");   /* the seed's spelling */
     if (vs && !cJSON_IsObject(vs) && !cJSON_IsNull(vs))
         return unprocessable(r, "voice_settings", "must be an object");
-    const char *engine = "flite", *voice = NULL, *lang = NULL;
+    const char *engine = NULL, *voice = NULL, *lang = NULL;
     double speed = 1.0, pitch = 1.0;
     qerrctx e = {0};
     if (cJSON_IsObject(vs)) {
@@ -235,18 +236,20 @@ static qerr parse_voice(qreq *r, const cJSON *body, cJSON **out)
         if (qjson_num(vs, "pitch", 0, 0.5, 2.0, &pitch, &e))
             return unprocessable(r, "voice_settings.pitch", "must be a number from 0.5 to 2.0");
     }
-    if (!strcmp(engine, "espeak"))
+    if (engine && !strcmp(engine, "espeak"))
         engine = "espeak-ng";
-    if (!engine_known(engine))
+    if (engine && !engine_known(engine))
         return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'voice_settings.engine': unknown engine '%.32s' (flite or espeak-ng)",
                         engine);
     if (voice && !strcmp(voice, "default"))
         voice = NULL;                            /* the seed's {"voiceId": "default"} */
-    if (voice && !voice_known(r, engine, voice))
-        return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'voice_settings.voice': unknown voice '%.64s' for %s"
-                        " (GET /api/v1/voices lists them)", voice, engine);
+    /* no engine named: the worker picks by voice and language */
+    if (voice && (engine ? !voice_known(r, engine, voice)
+                         : !voice_known(r, "flite", voice) && !voice_known(r, "espeak-ng", voice)))
+        return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'voice_settings.voice': unknown voice '%.64s'%s%s"
+                        " (GET /api/v1/voices lists them)", voice, engine ? " for " : "", engine ? engine : "");
     cJSON *o = qjson_own(r->arena, cJSON_CreateObject());
-    cJSON_AddStringToObject(o, "engine", engine);
+    qjson_add_str_or_null(o, "engine", engine);
     qjson_add_str_or_null(o, "voice", voice);
     if (lang)
         cJSON_AddStringToObject(o, "language", lang);
@@ -254,11 +257,6 @@ static qerr parse_voice(qreq *r, const cJSON *body, cJSON **out)
     cJSON_AddNumberToObject(o, "pitch", pitch);
     *out = o;
     return Q_OK;
-}
-
-static const char *format_ext(const char *f)
-{
-    return f;
 }
 
 /* POST /api/v1/tts/queue -> 202 {"job_id", "status": "queued", "status_url"}. */
@@ -298,6 +296,9 @@ qerr h_tts_create(qreq *r)
         qjson_str(body, "workId", 0, 128, &work_id, &fe);
     if (qjson_str(body, "title", 0, 255, &title, &fe))
         return unprocessable(r, "title", "must be a string of at most 255 bytes");
+    const char *author = NULL;
+    if (qjson_str(body, "author", 0, 255, &author, &fe))
+        return unprocessable(r, "author", "must be a string of at most 255 bytes");
     if (qjson_str(body, "format", 0, 8, &format, &fe) ||
         (strcmp(format, "mp3") && strcmp(format, "m4b") && strcmp(format, "wav")))
         return unprocessable(r, "format", "must be \"mp3\", \"m4b\" or \"wav\"");
@@ -400,20 +401,24 @@ qerr h_tts_create(qreq *r)
     if (!e)
         rid = (int64_t)qdb_insert_id(r->db);
     int64_t *ids = qarena_calloc(r->arena, sizeof *ids * (size_t)n);
-    cJSON *asm_chapters = qjson_own(r->arena, cJSON_CreateArray());
-    cJSON *inputs = qjson_own(r->arena, cJSON_CreateObject());
+    cJSON *titles = qjson_own(r->arena, cJSON_CreateArray());
+    cJSON *inputs = qjson_own(r->arena, cJSON_CreateArray());
     for (int i = 0; !e && i < n; i++) {
         char name[32];
         snprintf(name, sizeof name, "chapter_%03d.wav", i + 1);
         cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "text", ch[i].text);
+        cJSON_AddStringToObject(p, "title", ch[i].title ? ch[i].title : "");
+        const cJSON *v;
+        cJSON_ArrayForEach(v, voice)          /* engine, voice, language, speed, pitch */
+            if (!cJSON_IsNull(v))
+                cJSON_AddItemToObject(p, v->string, cJSON_Duplicate(v, 1));
+        cJSON_AddStringToObject(p, "format", "wav");
+        cJSON_AddStringToObject(p, "output", qarena_printf(r->arena, "%s/%s", dir, name));
         cJSON_AddStringToObject(p, "request", pub);
         cJSON_AddNumberToObject(p, "chapter", i + 1);
         cJSON_AddNumberToObject(p, "total_chapters", n);
-        cJSON_AddStringToObject(p, "title", ch[i].title ? ch[i].title : "");
-        cJSON_AddStringToObject(p, "text", ch[i].text);
-        cJSON_AddItemToObject(p, "voice_settings", cJSON_Duplicate(voice, 1));
         cJSON_AddStringToObject(p, "output_dir", dir);
-        cJSON_AddStringToObject(p, "output_name", name);
         char *pt = cJSON_PrintUnformatted(p);
         cJSON_Delete(p);
         if (!pt) {
@@ -429,22 +434,21 @@ qerr h_tts_create(qreq *r)
                          "INSERT INTO tts_chapters (request_id, seq, chapter_id, title, chars, job_id, output_name)"
                          " VALUES (?, ?, ?, ?, ?, ?, ?)", "iissiis", rid, (int64_t)(i + 1), ch[i].id,
                          ch[i].title ? ch[i].title : "", ch[i].chars, ids[i], name);
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddNumberToObject(c, "n", i + 1);
-        cJSON_AddStringToObject(c, "title", ch[i].title ? ch[i].title : "");
-        cJSON_AddStringToObject(c, "name", name);
-        cJSON_AddItemToArray(asm_chapters, c);
-        cJSON_AddStringToObject(inputs, name, qarena_printf(r->arena, "%s/%s", dir, name));
+        cJSON_AddItemToArray(titles, cJSON_CreateString(ch[i].title && *ch[i].title ? ch[i].title
+                                                        : qarena_printf(r->arena, "Chapter %d", i + 1)));
+        cJSON_AddItemToArray(inputs, cJSON_CreateString(qarena_printf(r->arena, "%s/%s", dir, name)));
     }
     if (!e) {
         cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "request", pub);
-        cJSON_AddStringToObject(p, "format", format);
-        cJSON_AddStringToObject(p, "title", title);
-        cJSON_AddStringToObject(p, "output_dir", dir);
-        cJSON_AddStringToObject(p, "output_name", qarena_printf(r->arena, "audio.%s", format_ext(format)));
-        cJSON_AddItemToObject(p, "chapters", cJSON_Duplicate(asm_chapters, 1));
         cJSON_AddItemToObject(p, "inputs", cJSON_Duplicate(inputs, 1));
+        cJSON_AddItemToObject(p, "titles", cJSON_Duplicate(titles, 1));
+        cJSON_AddStringToObject(p, "format", format);
+        cJSON_AddStringToObject(p, "output", qarena_printf(r->arena, "%s/audio.%s", dir, format));
+        cJSON_AddStringToObject(p, "title", title);
+        if (author)
+            cJSON_AddStringToObject(p, "author", author);
+        cJSON_AddStringToObject(p, "request", pub);
+        cJSON_AddStringToObject(p, "output_dir", dir);
         char *pt = cJSON_PrintUnformatted(p);
         cJSON_Delete(p);
         qjob_spec s = {.type = "assemble", .payload = pt ? pt : "{}", .priority = (int)prio,

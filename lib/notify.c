@@ -252,7 +252,21 @@ int qnotify_pass(qdb *db, int max, qerrctx *err)
     qarena *a = qarena_new();
     if (!a)
         return qerr_set(err, Q_ERR_NOMEM, "out of memory"), -1;
-    finalize_watches(db, a);
+    /* one cheap look first: an idle sender costs a statement per pass */
+    qrows *probe = NULL;
+    if (qdb_query(db, a, &probe, err,
+                  "SELECT EXISTS (SELECT 1 FROM notifications WHERE state = 'watching'),"
+                  " EXISTS (SELECT 1 FROM notifications WHERE state = 'pending' AND next_attempt_at <= NOW(3))", "")) {
+        qarena_free(a);
+        return -1;
+    }
+    int watching = (int)qrows_i64(probe, 0, 0, 0), due = (int)qrows_i64(probe, 0, 1, 0);
+    if (watching)
+        finalize_watches(db, a);
+    if (!due && !watching) {
+        qarena_free(a);
+        return 0;
+    }
     /* lease the due events: the next attempt time moves ahead, so another
      * sender skips them while this one is at work */
     qrows *r = NULL;

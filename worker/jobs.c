@@ -15,6 +15,11 @@ void worker_set_stand_in(const char *name)
     stand_in = worker_job_type(name);
 }
 
+int worker_stand_in_active(void)
+{
+    return stand_in != NULL;
+}
+
 const qjob_type *worker_job_type(const char *name)
 {
     if (stand_in)

@@ -256,8 +256,30 @@ static void usage(void)
                     "  --stand-in T   run job type T's code for every type served (tests, dry runs)\n");
 }
 
+/* Over HTTP the storage root is the worker's own scratch area (job code
+ * reads inputs from it and writes outputs to it; the runner moves them to
+ * and from quire-api): QUIRE_WORKER_SCRATCH, default
+ * $QUIRE_VAR/tmp/worker-scratch-<pid>. Set before the settings are read. */
+static void http_scratch_storage(int argc, char **argv)
+{
+    int http = 0;
+    for (int i = 1; i < argc; i++)
+        http |= !strcmp(argv[i], "--api") || !strncmp(argv[i], "--api=", 6);
+    if (!http)
+        return;
+    char dir[1024];
+    const char *s = getenv("QUIRE_WORKER_SCRATCH");
+    if (s && *s)
+        snprintf(dir, sizeof dir, "%s", s);
+    else
+        snprintf(dir, sizeof dir, "%s/tmp/worker-scratch-%d", getenv("QUIRE_VAR") ? getenv("QUIRE_VAR") : "var",
+                 (int)getpid());
+    setenv("QUIRE_STORAGE", dir, 1);
+}
+
 int main(int argc, char **argv)
 {
+    http_scratch_storage(argc, argv);
     qlog_init("worker");
     const qconfig *c = qconfig_get();
     W.concurrency = 1;

@@ -5,6 +5,8 @@
 #include "transport.h"
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +36,65 @@ qerr qjob_checkpoint(qjobctx *c, double percent, const char *message, int curren
     return cancel ? Q_ERR_CANCELLED : Q_OK;
 }
 
+/* ---- files over HTTP ----------------------------------------------------
+ * Job code reads and writes QUIRE_STORAGE/<path> as on the database host.
+ * Over HTTP that directory is the worker's scratch area: the runner
+ * downloads the payload's "inputs" there before the job runs, uploads the
+ * file its result names ("path") after, and removes both. */
+
+static qerr fetch_inputs(qjobctx *c)
+{
+    const cJSON *in;
+    cJSON_ArrayForEach(in, cJSON_GetObjectItemCaseSensitive(c->payload, "inputs")) {
+        if (!cJSON_IsString(in))
+            continue;
+        qerr e = c->tp->ops->fetch(c->tp, c->job, in->valuestring, &c->err);
+        if (e)
+            return e;
+        if (atomic_load(&c->cancel) || atomic_load(&c->lost))
+            return Q_ERR_CANCELLED;
+    }
+    return Q_OK;
+}
+
+static const char *result_file(qjobctx *c)
+{
+    cJSON *res = NULL;
+    qerrctx e = {0};
+    if (!c->result || qjson_parse(c->arena, c->result, strlen(c->result), &res, &e) != Q_OK)
+        return NULL;
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(res, "path");
+    return cJSON_IsString(p) && qtransport_rel_ok(p->valuestring) ? p->valuestring : NULL;
+}
+
+static qerr store_result_file(qjobctx *c)
+{
+    const char *rel = result_file(c);
+    char abs[1024];
+    if (!rel)
+        return Q_OK;
+    snprintf(abs, sizeof abs, "%s/%s", qconfig_get()->storage_dir, rel);
+    if (access(abs, F_OK) != 0)
+        return Q_OK;                   /* already published by qjob_output */
+    return c->tp->ops->store(c->tp, c->job, rel, &c->err);
+}
+
+static void scratch_cleanup(qjobctx *c)
+{
+    char abs[1024];
+    const cJSON *in;
+    cJSON_ArrayForEach(in, cJSON_GetObjectItemCaseSensitive(c->payload, "inputs"))
+        if (cJSON_IsString(in) && qtransport_rel_ok(in->valuestring)) {
+            snprintf(abs, sizeof abs, "%s/%s", qconfig_get()->storage_dir, in->valuestring);
+            unlink(abs);
+        }
+    const char *rel = result_file(c);
+    if (rel) {
+        snprintf(abs, sizeof abs, "%s/%s", qconfig_get()->storage_dir, rel);
+        unlink(abs);
+    }
+}
+
 /* Runs and reports. Returns 1 when the job completed, 0 otherwise. */
 int worker_run_job(qjobctx *c);
 int worker_run_job(qjobctx *c)
@@ -53,8 +114,16 @@ int worker_run_job(qjobctx *c)
         e = qerr_set(&c->err, Q_ERR_INVALID, "payload is not a JSON object");
         c->permanent = 1;
     } else {
-        e = t->run(c);
+        /* over HTTP the inputs the payload names come first, into the
+         * scratch storage where the job code looks for them */
+        e = c->db || worker_stand_in_active() ? Q_OK : fetch_inputs(c);
+        if (!e)
+            e = t->run(c);
+        if (!e && !c->db)
+            e = store_result_file(c);
     }
+    if (!c->db)
+        scratch_cleanup(c);
     qerrctx re = {0};
     qerr r;
     int completed = 0;
@@ -96,27 +165,59 @@ int worker_run_job(qjobctx *c)
     return completed;
 }
 
-/* Downloaded inputs are removed with the attempt's arena. */
-static void remove_file(void *path)
-{
-    unlink(path);
-}
-
 qerr qjob_input(qjobctx *c, const char *name, const char **path)
 {
-    char dir[512], p[1024];
-    snprintf(dir, sizeof dir, "%s/tmp/worker-%.64s/job-%lld-%d", qconfig_get()->var_dir, c->worker_id,
-             (long long)c->job->id, c->job->attempt);
-    qerr e = c->tp->ops->fetch(c->tp, c->job, name, dir, p, sizeof p, &c->err);
-    if (e)
-        return e;
-    *path = qarena_strdup(c->arena, p);
-    if (!c->tp->db)
-        qarena_defer(c->arena, remove_file, (void *)*path);
-    return Q_OK;
+    char rel[512];
+    qerr e = qtransport_input_rel(c->job, name, rel, sizeof rel, &c->err);
+    if (!e)
+        e = c->tp->ops->fetch(c->tp, c->job, rel, &c->err);
+    if (!e)
+        *path = qarena_printf(c->arena, "%s/%s", qconfig_get()->storage_dir, rel);
+    return e;
+}
+
+/* Copies src into the new file dst; 0 or -1 with errno. */
+static int copy_file(const char *src, const char *dst)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        close(in);
+        return -1;
+    }
+    char buf[65536];
+    ssize_t k;
+    int rc = 0;
+    while ((k = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)k) != k) {
+            rc = -1;
+            break;
+        }
+    if (k < 0 || close(out) != 0)
+        rc = -1;
+    close(in);
+    return rc;
 }
 
 qerr qjob_output(qjobctx *c, const char *name, const char *local_path)
 {
-    return c->tp->ops->store(c->tp, c->job, name, local_path, &c->err);
+    char rel[512], abs[1024], tmp[1100], dir[1024];
+    qerr e = qtransport_output_rel(c->job, name, rel, sizeof rel, &c->err);
+    if (e)
+        return e;
+    snprintf(abs, sizeof abs, "%s/%s", qconfig_get()->storage_dir, rel);
+    if (strcmp(abs, local_path) != 0) {
+        snprintf(dir, sizeof dir, "%s", abs);
+        *strrchr(dir, '/') = '\0';
+        snprintf(tmp, sizeof tmp, "%s.part", abs);
+        if (qmkdir_p(dir, 0755) != 0 || (link(local_path, tmp) != 0 && copy_file(local_path, tmp) != 0) ||
+            rename(tmp, abs) != 0) {
+            int en = errno;
+            unlink(tmp);
+            return qerr_set(&c->err, en == ENOSPC ? Q_ERR_NO_SPACE : Q_ERR_IO, "cannot store %s: %s", rel, strerror(en));
+        }
+    }
+    return c->tp->ops->store(c->tp, c->job, rel, &c->err);
 }

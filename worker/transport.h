@@ -45,14 +45,15 @@ typedef struct qtransport_ops {
     qerr (*worker_offline)(qtransport *t, const char *id, qerrctx *err);
     /* Runs the lease reaper; over HTTP quire-api reaps (returns 0). */
     int (*reap)(qtransport *t, qerrctx *err);
-    /* A local path to the job's input or earlier output `name`, written
-     * into path[pathsz]: the stored file itself, or a copy downloaded into
-     * dir (range-resumed after a broken transfer). */
-    qerr (*fetch)(qtransport *t, const qjob *j, const char *name, const char *dir, char *path, size_t pathsz,
-                  qerrctx *err);
-    /* Stores the local file as the job's output `name` (checksummed over
-     * HTTP; renamed into place, so it appears whole or not at all). */
-    qerr (*store)(qtransport *t, const qjob *j, const char *name, const char *local, qerrctx *err);
+    /* Files, by storage-relative path; the local file is always
+     * QUIRE_STORAGE/rel. fetch makes the job's input (or earlier output)
+     * rel present there: the database transport finds it in place, the
+     * HTTP one downloads it (range-resumed after a broken transfer) into
+     * the worker's scratch storage. store publishes the local file rel as
+     * an output: in place already for the database transport, uploaded
+     * with its SHA-256 over HTTP (it appears whole or not at all). */
+    qerr (*fetch)(qtransport *t, const qjob *j, const char *rel, qerrctx *err);
+    qerr (*store)(qtransport *t, const qjob *j, const char *rel, qerrctx *err);
     int (*ping)(qtransport *t);                         /* 0 when usable */
     void (*close)(qtransport *t);
 } qtransport_ops;
@@ -80,7 +81,9 @@ qtransport *qtransport_http_open(const char *url, const char *token, atomic_int 
 
 /* Shared by both: a job's payload field "inputs"[name] or, for outputs,
  * "output_dir" (default "jobs/{id}") + "/" + name, as a storage-relative
- * path into out; Q_ERR_UNPROCESSABLE when unsafe. */
+ * path into out; Q_ERR_UNPROCESSABLE when unsafe. qtransport_rel_ok: is
+ * p a storage-relative path that cannot leave the storage root? */
+int qtransport_rel_ok(const char *p);
 qerr qtransport_output_rel(const qjob *j, const char *name, char *out, size_t outsz, qerrctx *err);
 qerr qtransport_input_rel(const qjob *j, const char *name, char *out, size_t outsz, qerrctx *err);
 

@@ -8,13 +8,10 @@
 #include "util.h"
 
 #include <curl/curl.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 static struct {
     char url[512];
@@ -53,7 +50,7 @@ void qtransport_close(qtransport *t)
 
 /* ---- payload paths ---------------------------------------------------- */
 
-static int safe_rel(const char *p)
+int qtransport_rel_ok(const char *p)
 {
     size_t n = p ? strlen(p) : 0;
     if (n == 0 || n > 400 || p[0] == '/' || p[0] == '.')
@@ -71,7 +68,7 @@ static int safe_rel(const char *p)
 
 static qerr payload_path(const qjob *j, const char *name, int input, char *out, size_t outsz, qerrctx *err)
 {
-    if (!safe_rel(name) || strchr(name, '/') || strlen(name) > 64)
+    if (!qtransport_rel_ok(name) || strchr(name, '/') || strlen(name) > 64)
         return qerr_set(err, Q_ERR_UNPROCESSABLE, "file names are 1-64 characters of letters, digits and _ - .");
     cJSON *p = cJSON_Parse(j->payload ? j->payload : "{}");
     const cJSON *in = input ? cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(p, "inputs"), name) : NULL;
@@ -83,7 +80,7 @@ static qerr payload_path(const qjob *j, const char *name, int input, char *out, 
         snprintf(out, outsz, "%s/%s", dir->valuestring, name);
     else
         snprintf(out, outsz, "jobs/%lld/%s", (long long)j->id, name);
-    if (!safe_rel(out))
+    if (!qtransport_rel_ok(out))
         e = qerr_set(err, Q_ERR_UNPROCESSABLE, "job %lld: unsafe storage path for '%s'", (long long)j->id, name);
     cJSON_Delete(p);
     return e;
@@ -161,76 +158,23 @@ static int db_reap(qtransport *t, qerrctx *err)
     return qqueue_reap(t->db, err);
 }
 
-static qerr db_fetch(qtransport *t, const qjob *j, const char *name, const char *dir, char *path, size_t pathsz,
-                     qerrctx *err)
+static qerr db_fetch(qtransport *t, const qjob *j, const char *rel, qerrctx *err)
 {
     (void)t;
-    (void)dir;
-    char rel[512];
-    qerr e = qtransport_input_rel(j, name, rel, sizeof rel, err);
-    if (e)
-        return e;
-    snprintf(path, pathsz, "%s/%s", qconfig_get()->storage_dir, rel);
+    char path[1024];
+    if (!qtransport_rel_ok(rel))
+        return qerr_set(err, Q_ERR_UNPROCESSABLE, "job %lld: '%.200s' is not a storage path", (long long)j->id, rel);
+    snprintf(path, sizeof path, "%s/%s", qconfig_get()->storage_dir, rel);
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        return qerr_set(err, Q_ERR_NOT_FOUND, "job %lld: input '%s' (%s) is missing", (long long)j->id, name, rel);
+        return qerr_set(err, Q_ERR_NOT_FOUND, "job %lld: input %s is missing", (long long)j->id, rel);
     return Q_OK;
 }
 
-/* Copies src into the new file dst; 0 or -1 with errno. */
-static int copy_file(const char *src, const char *dst)
+static qerr db_store(qtransport *t, const qjob *j, const char *rel, qerrctx *err)
 {
-    int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return -1;
-    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (out < 0) {
-        close(in);
-        return -1;
-    }
-    char buf[65536];
-    ssize_t k;
-    int rc = 0;
-    while ((k = read(in, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)k) != k) {
-            rc = -1;
-            break;
-        }
-    if (k < 0)
-        rc = -1;
-    if (close(out) != 0)
-        rc = -1;
-    close(in);
-    return rc;
-}
-
-static qerr db_store(qtransport *t, const qjob *j, const char *name, const char *local, qerrctx *err)
-{
-    (void)t;
-    char rel[512], abs[1024], tmp[1100];
-    qerr e = qtransport_output_rel(j, name, rel, sizeof rel, err);
-    if (e)
-        return e;
-    snprintf(abs, sizeof abs, "%s/%s", qconfig_get()->storage_dir, rel);
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", abs);
-    *strrchr(dir, '/') = '\0';
-    if (qmkdir_p(dir, 0755) != 0)
-        return qerr_set(err, Q_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-    char suffix[17];
-    qrandom_hex(suffix, 8);
-    snprintf(tmp, sizeof tmp, "%s/.part-%s", dir, suffix);
-    if (link(local, tmp) != 0 && copy_file(local, tmp) != 0) {
-        int en = errno;
-        unlink(tmp);
-        return qerr_set(err, en == ENOSPC ? Q_ERR_NO_SPACE : Q_ERR_IO, "cannot store %s: %s", rel, strerror(en));
-    }
-    if (rename(tmp, abs) != 0) {
-        int en = errno;
-        unlink(tmp);
-        return qerr_set(err, Q_ERR_IO, "cannot store %s: %s", rel, strerror(en));
-    }
-    return Q_OK;
+    (void)t, (void)j, (void)rel, (void)err;
+    return Q_OK;           /* written in place */
 }
 
 static int db_ping(qtransport *t)

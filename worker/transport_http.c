@@ -6,6 +6,7 @@
  * minute: a result must not be lost to a short outage); API errors map
  * back onto the error enum, "lease_lost" onto Q_ERR_LEASE_LOST. */
 #include "transport.h"
+#include "config.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
@@ -363,25 +364,28 @@ static int h_reap(qtransport *tp, qerrctx *err)
     return 0;
 }
 
-/* GET .../blobs/{name} into dir/name, resuming with Range after a broken
- * transfer (up to 6 tries). */
-static qerr h_fetch(qtransport *tp, const qjob *j, const char *name, const char *dir, char *path, size_t pathsz,
-                    qerrctx *err)
+/* GET .../blobs/file?path=rel into QUIRE_STORAGE/rel (through a .part
+ * file renamed at the end), resuming with Range after a broken transfer
+ * (up to 6 tries). */
+static qerr h_fetch(qtransport *tp, const qjob *j, const char *rel, qerrctx *err)
 {
     http_tp *t = (http_tp *)tp;
-    char rel[512];
-    qerr e = qtransport_input_rel(j, name, rel, sizeof rel, err);       /* validates name */
-    if (e)
-        return e;
-    if (qmkdir_p(dir, 0700) != 0)
+    if (!qtransport_rel_ok(rel))
+        return qerr_set(err, Q_ERR_UNPROCESSABLE, "job %lld: '%.200s' is not a storage path", (long long)j->id, rel);
+    char path[1024], part[1100], dir[1024];
+    snprintf(path, sizeof path, "%s/%s", qconfig_get()->storage_dir, rel);
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = '\0';
+    if (qmkdir_p(dir, 0755) != 0)
         return qerr_set(err, Q_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-    snprintf(path, pathsz, "%s/%s", dir, name);
-    char url[1024], tokh[96];
-    snprintf(url, sizeof url, "%s/api/v1/queue/%s/jobs/%lld/blobs/%s", t->url, j->type, (long long)j->id, name);
+    snprintf(part, sizeof part, "%s.part", path);
+    const char *name = rel;
+    char url[1536], tokh[96];
+    snprintf(url, sizeof url, "%s/api/v1/queue/%s/jobs/%lld/blobs/file?path=%s", t->url, j->type, (long long)j->id, rel);
     snprintf(tokh, sizeof tokh, "X-Attempt-Token: %s", j->token);
-    FILE *f = fopen(path, "wb");
+    FILE *f = fopen(part, "wb");
     if (!f)
-        return qerr_set(err, Q_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        return qerr_set(err, Q_ERR_IO, "cannot write %s: %s", part, strerror(errno));
     int64_t delay = 200;
     for (int attempt = 1;; attempt++) {
         long have = ftell(f);
@@ -420,18 +424,21 @@ static qerr h_fetch(qtransport *tp, const qjob *j, const char *name, const char 
             }
         }
         if (rc == CURLE_OK) {
-            fclose(f);
+            if (fclose(f) != 0 || rename(part, path) != 0) {
+                unlink(part);
+                return qerr_set(err, Q_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+            }
             return Q_OK;
         }
         if (rc == CURLE_HTTP_RETURNED_ERROR && status < 500) {
             fclose(f);
-            unlink(path);
+            unlink(part);
             return qerr_set(err, status == 409 ? Q_ERR_LEASE_LOST : status == 404 ? Q_ERR_NOT_FOUND : Q_ERR_INVALID,
                             "download of '%s' refused: HTTP %ld", name, status);
         }
         if (attempt >= 6) {
             fclose(f);
-            unlink(path);
+            unlink(part);
             return qerr_set(err, Q_ERR_UNAVAILABLE, "download of '%s' failed: %s", name, curl_easy_strerror(rc));
         }
         QLOG_I("download of '%s' broke at %ld bytes (%s); resuming", name, ftell(f), curl_easy_strerror(rc));
@@ -445,21 +452,22 @@ static size_t discard_to_buf(char *p, size_t sz, size_t n, void *ud)
     return on_data(p, sz, n, ud);
 }
 
-/* PUT .../blobs/{name} with the file's SHA-256; retried whole. */
-static qerr h_store(qtransport *tp, const qjob *j, const char *name, const char *local, qerrctx *err)
+/* PUT .../blobs/file?path=rel with the file's SHA-256; retried whole. */
+static qerr h_store(qtransport *tp, const qjob *j, const char *rel, qerrctx *err)
 {
     http_tp *t = (http_tp *)tp;
-    char rel[512], sha[65];
-    qerr e = qtransport_output_rel(j, name, rel, sizeof rel, err);
-    if (e)
-        return e;
+    char sha[65], local[1024];
+    if (!qtransport_rel_ok(rel))
+        return qerr_set(err, Q_ERR_UNPROCESSABLE, "job %lld: '%.200s' is not a storage path", (long long)j->id, rel);
+    snprintf(local, sizeof local, "%s/%s", qconfig_get()->storage_dir, rel);
+    const char *name = rel;
     if (qsha256_file(local, sha) != 0)
         return qerr_set(err, Q_ERR_IO, "cannot read %s: %s", local, strerror(errno));
     struct stat st;
     if (stat(local, &st) != 0)
         return qerr_set(err, Q_ERR_IO, "cannot read %s: %s", local, strerror(errno));
-    char url[1024], tokh[96], shah[96];
-    snprintf(url, sizeof url, "%s/api/v1/queue/%s/jobs/%lld/blobs/%s", t->url, j->type, (long long)j->id, name);
+    char url[1536], tokh[96], shah[96];
+    snprintf(url, sizeof url, "%s/api/v1/queue/%s/jobs/%lld/blobs/file?path=%s", t->url, j->type, (long long)j->id, rel);
     snprintf(tokh, sizeof tokh, "X-Attempt-Token: %s", j->token);
     snprintf(shah, sizeof shah, "X-Content-SHA256: %s", sha);
     int64_t delay = 200;

@@ -62,6 +62,7 @@ const char *worker_all_types(void);      /* comma separated */
 /* Tests and dry runs: every type name resolves to the job type `name`
  * (quire-worker --stand-in noop --types tts,assemble). */
 void worker_set_stand_in(const char *name);
+int worker_stand_in_active(void);
 /* The worker's capabilities as JSON text for the workers table (engines
  * and voices: {"tts": {"flite": [{"id", "name", "language"}], ...}}), or
  * NULL; malloc'd. */
