@@ -21,11 +21,11 @@ CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing
 LDLIBS  += -lfcgi $(shell mariadb_config --libs) $(shell pkg-config --libs $(PKGS)) -lopenblas -lm -lpthread
 
 # Engines of the worker (issue 6); present on every machine the deps script set up.
-ENGINE_PKGS := libavformat libavcodec libswresample libavutil
-ENGINE_CPPFLAGS := $(shell pkg-config --cflags $(ENGINE_PKGS) 2>/dev/null) -I/usr/include/pocketsphinx -I/usr/include/sphinxbase -I/usr/include/flite
-ENGINE_LDLIBS := $(shell pkg-config --libs $(ENGINE_PKGS) 2>/dev/null) -lpocketsphinx -lsphinxbase -lsphinxad \
-                 -lflite_cmu_us_slt -lflite_cmu_us_kal -lflite_cmu_us_rms -lflite_usenglish -lflite_cmulex -lflite \
-                 -lespeak-ng -lmp3lame
+ENGINE_PKGS := libavformat libavcodec libswresample libavutil pocketsphinx sphinxbase espeak-ng lame
+ENGINE_CPPFLAGS := $(shell pkg-config --cflags $(ENGINE_PKGS) 2>/dev/null) -isystem /usr/include/flite
+ENGINE_LDLIBS := $(shell pkg-config --libs $(ENGINE_PKGS) 2>/dev/null) \
+                 -lflite_cmu_us_slt -lflite_cmu_us_kal -lflite_cmu_us_rms -lflite_cmu_us_awb \
+                 -lflite_usenglish -lflite_cmulex -lflite
 
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -58,14 +58,14 @@ ITEST_BINS := $(patsubst tests/integration/%.c,$(O)/tests/integration/%,$(ITEST_
 BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/tests/bench/%,$(BENCH_SRC))
 
 .PHONY: all run test test-long clean deps fuzz
-all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
+# test objects named here are ordinary targets, not intermediates make deletes
+all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS) $(call obj,$(UNIT_SRC) $(ITEST_SRC) $(BENCH_SRC))
 
 $(O)/obj/worker/%.o: CPPFLAGS += $(ENGINE_CPPFLAGS)
 $(O)/obj/tests/%.o: CPPFLAGS += $(ENGINE_CPPFLAGS) -Itests/lib
 
 # V=1 shows the whole command lines.
 Q := $(if $(V),,@)
-.SECONDARY:
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -116,6 +116,10 @@ test-long: deps
 bench-%: deps
 	@$(MAKE) --no-print-directory all
 	@QUIRE_BIN=$(O) tests/bench.sh $*
+
+# libFuzzer targets under ASan/UBSan (clang); FUZZ_SECONDS each (default 30).
+fuzz: deps
+	@for t in audio transcript; do scripts/fuzz.sh $$t $${FUZZ_SECONDS:-30} || exit 1; done
 
 clean:
 	rm -rf build build-san build-cuda

@@ -8,6 +8,9 @@
 const qroute api_routes[] = {
     {"GET", "/api/v1/health", h_health, AUTH_NONE},
     {"GET", "/api/v1/ping", h_ping, AUTH_NONE},
+    /* transcripts and search (issues 6, 7) */
+    {"GET", "/api/v1/audiobooks/{id}/transcript", h_audiobook_transcript, AUTH_USER},
+    {"GET", "/api/v1/search", h_search, AUTH_USER},
 
     /* remote workers, TTS, metrics (issue 5) */
     {"POST", "/api/v1/queue/{type}/jobs", h_rq_create, AUTH_WORKER},
