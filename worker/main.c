@@ -390,7 +390,7 @@ int main(int argc, char **argv)
      * job; a CUDA build without a device says so here and uses OpenBLAS */
     qblas_init();
     const char *gpu = qblas_backend_in_use() == QBLAS_CUDA ? "cuda" : "none";
-    char *caps = worker_capabilities();
+    char *caps = worker_capabilities(W.types_csv);
     qworker_info info = {W.id, host, W.types_csv, gpu, caps, W.concurrency};
     for (int tries = 0;; tries++) {
         qerr_clear(&e);

@@ -66,7 +66,7 @@ int worker_stand_in_active(void);
 /* The worker's capabilities as JSON text for the workers table (engines
  * and voices: {"tts": {"flite": [{"id", "name", "language"}], ...}}), or
  * NULL; malloc'd. */
-char *worker_capabilities(void);
+char *worker_capabilities(const char *types_csv);
 
 /* The job types, one file each. */
 qerr job_noop(qjobctx *c);

@@ -718,6 +718,56 @@ static void test_tts_daily_video_path_and_http_worker(void)
     T_EQ_STR(sql_str("SELECT worker_id FROM jobs WHERE id = ?", t.asm_id), "worker-rt-tts");
 }
 
+
+/* The real engines over HTTP: the worker's storage is its scratch area;
+ * chapter files travel up, the assembler's inputs down, the book up. */
+static void test_tts_real_engines_over_http(void)
+{
+    worker_start("worker-rt-engines", "--types tts,assemble --concurrency 2");
+    struct tts_ids t;
+    T_REQUIRE(tts_create("{\"title\":\"Tiny\",\"format\":\"mp3\",\"voice_settings\":{\"engine\":\"flite\",\"voice\":\"slt\"},"
+                         "\"chapters\":[{\"title\":\"One\",\"text\":\"Hello there.\"},"
+                         "{\"title\":\"Two\",\"text\":\"Goodbye now.\"}]}", &t));
+    int64_t end = qmono_ms() + 90000;
+    const char *s = "";
+    cJSON *j = NULL;
+    long st;
+    while (qmono_ms() < end) {
+        cJSON_Delete(j);
+        j = tts_get(t.pub, user, &st);
+        s = tjson_str(j, "status") ? tjson_str(j, "status") : "";
+        if (!strcmp(s, "completed") || !strcmp(s, "failed"))
+            break;
+        qsleep_ms(200);
+    }
+    T_CHECK(!strcmp(s, "completed"), "status %s error %s", s, tjson_str(j, "error") ? tjson_str(j, "error") : "-");
+    cJSON_Delete(j);
+    char path[160];
+    thttp r;
+    snprintf(path, sizeof path, "/api/v1/tts/queue/%s/audio", t.pub);
+    thttp_json(&r, "GET", path, user, NULL);
+    T_EQ_INT(r.status, 200);
+    const unsigned char *b = (const unsigned char *)r.body;
+    T_CHECK(r.len > 1000 && (!memcmp(b, "ID3", 3) || (b[0] == 0xFF && (b[1] & 0xE0) == 0xE0)),
+            "not an MP3: %zu bytes", r.len);
+    t_note("book of 2 chapters synthesized over HTTP: %zu bytes of MP3", r.len);
+    thttp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/tts/queue/%s/chapters/2/audio", t.pub);
+    thttp_json(&r, "GET", path, user, NULL);
+    T_EQ_INT(r.status, 200);
+    T_CHECK(r.len > 44 && !memcmp(r.body, "RIFF", 4), "chapter 2 is not a WAV");
+    thttp_free(&r);
+    /* the voices the worker reported */
+    thttp_json(&r, "GET", "/api/v1/voices", user, NULL);
+    T_CHECK(r.status == 200 && strstr(r.body, "\"slt\"") && strstr(r.body, "\"source\":\"workers\""), "%.300s", r.body);
+    thttp_free(&r);
+    /* nothing left behind in the worker's scratch storage */
+    char *left = tsh_out("find \"$QUIRE_VAR\"/tmp/worker-scratch-* -type f 2>/dev/null | wc -l");
+    T_EQ_STR(left, "0");
+    free(left);
+    worker_stop("worker-rt-engines");
+}
+
 /* ---- notifications ----------------------------------------------------- */
 
 static struct {
@@ -987,9 +1037,11 @@ int main(void)
     T_RUN(test_tts_failure_and_cancel);
     T_RUN(test_tts_daily_video_path_and_http_worker);
     T_RUN(test_notifications_signed_retried_and_never_blocking);
+    T_RUN(test_tts_real_engines_over_http);
     T_RUN(test_metrics);
     tsh("\"$QUIRE_ROOT/scripts/stack.sh\" worker-stop worker-rt-http >/dev/null 2>&1");
     tsh("\"$QUIRE_ROOT/scripts/stack.sh\" worker-stop worker-rt-tts >/dev/null 2>&1");
+    tsh("\"$QUIRE_ROOT/scripts/stack.sh\" worker-stop worker-rt-engines >/dev/null 2>&1");
     qdb_close(db);
     return t_done();
 }
