@@ -5,6 +5,7 @@
  * through lib/queue.h and lib/workers.h, so the semantics are exactly those
  * of the database path. Routes need a worker (or admin) token. */
 #include "api.h"
+#include "notify.h"
 #include "queue.h"
 #include "util.h"
 #include "workers.h"
@@ -69,7 +70,7 @@ static qerr type_param(qreq *r, const char **type)
 
 /* POST /api/v1/queue/{type}/jobs: the body is the payload, or
  * {"payload": {...}, "priority", "max_attempts", "idempotency_key",
- * "delay_ms", "depends_on": [ids]}. */
+ * "delay_ms", "depends_on": [ids], "notify_url"}. */
 qerr h_rq_create(qreq *r)
 {
     const char *type;
@@ -82,7 +83,7 @@ qerr h_rq_create(qreq *r)
     if (e)
         return e;
     int64_t prio = 0, max_att = 0, delay = 0;
-    const char *idem = NULL;
+    const char *idem = NULL, *notify = NULL;
     const cJSON *payload = cJSON_GetObjectItemCaseSensitive(body, "payload");
     if (payload) {
         if (!cJSON_IsObject(payload))
@@ -90,8 +91,11 @@ qerr h_rq_create(qreq *r)
         if (qjson_int(body, "priority", 0, -100, 100, &prio, &r->err) ||
             qjson_int(body, "max_attempts", 0, 1, 100, &max_att, &r->err) ||
             qjson_int(body, "delay_ms", 0, 0, 86400000LL * 30, &delay, &r->err) ||
-            qjson_str(body, "idempotency_key", 0, 128, &idem, &r->err))
+            qjson_str(body, "idempotency_key", 0, 128, &idem, &r->err) ||
+            qjson_str(body, "notify_url", 0, QNOTIFY_URL_MAX, &notify, &r->err))
             return r->err.code;
+        if (notify && !qnotify_url_ok(notify))
+            return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'notify_url' must be an http:// or https:// URL");
     } else {
         payload = body;
         qjson_int(body, "priority", 0, -100, 100, &prio, &r->err);
@@ -122,6 +126,9 @@ qerr h_rq_create(qreq *r)
     int existed = 0;
     e = qqueue_enqueue(r->db, &s, &id, &existed, &r->err);
     if (e)
+        return e;
+    /* a watch on the new job; its event goes when the job ends */
+    if (notify && !existed && (e = qnotify_watch(r->db, r->user.id, "job", id, id, notify, &r->err)))
         return e;
     qrows *rows = NULL;
     e = qdb_query(r->db, r->arena, &rows, &r->err, "SELECT status FROM jobs WHERE id = ?", "i", id);
