@@ -1043,5 +1043,9 @@ int main(void)
     tsh("\"$QUIRE_ROOT/scripts/stack.sh\" worker-stop worker-rt-tts >/dev/null 2>&1");
     tsh("\"$QUIRE_ROOT/scripts/stack.sh\" worker-stop worker-rt-engines >/dev/null 2>&1");
     qdb_close(db);
+    free(admin);
+    free(user);
+    free(user2);
+    free(wtok);
     return t_done();
 }
