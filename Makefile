@@ -57,7 +57,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(O)/tests/integration/%,$(ITEST_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/tests/bench/%,$(BENCH_SRC))
 
-.PHONY: all run test test-long clean deps fuzz
+.PHONY: all run test test-long test-chaos clean deps fuzz
 # test objects named here are ordinary targets, not intermediates make deletes
 all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS) $(call obj,$(UNIT_SRC) $(ITEST_SRC) $(BENCH_SRC))
 
@@ -112,6 +112,11 @@ test: deps
 test-long: deps
 	@$(MAKE) --no-print-directory all
 	@QUIRE_BIN=$(O) QUIRE_TEST_LONG=1 tests/run.sh
+
+# The chaos test alone (<= 3 minutes).
+test-chaos: deps
+	@$(MAKE) --no-print-directory all
+	@QUIRE_BIN=$(O) tests/run.sh chaos
 
 bench-%: deps
 	@$(MAKE) --no-print-directory all

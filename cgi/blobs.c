@@ -28,18 +28,8 @@
 
 int api_safe_rel_path(const char *p)
 {
-    size_t n = p ? strlen(p) : 0;
-    if (n == 0 || n > 400 || p[0] == '/' || p[0] == '.')
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-              c == '.' || c == '/'))
-            return 0;
-        if (c == '/' && (p[i + 1] == '.' || p[i + 1] == '/' || p[i + 1] == '\0'))
-            return 0;
-    }
-    return 1;
+    /* quire's storage path rule, and no hidden names (".part" files) */
+    return qrel_path_ok(p) && p[0] != '.' && !strstr(p, "/.") && !strstr(p, "//") && p[strlen(p) - 1] != '/';
 }
 
 static int blob_name_ok(const char *s)

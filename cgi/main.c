@@ -73,14 +73,16 @@ static void *serve(void *arg)
         r.arena = arena;
         r.db = db;
         handle(&r);
+        /* log and count before FCGX_Finish_r: method and path may point
+         * into the request's params, which it frees */
         api_metrics_observe(&r, (double)(qmono_us() - t0) / 1e6);
-        FCGX_Finish_r(&req);
         if (r.status >= 500)
             QLOG_W("%s %s %d %.1fms %s", r.method ? r.method : "-", r.path ? r.path : "-", r.status,
                    (qmono_us() - t0) / 1000.0, r.err.msg);
         else
             QLOG_D("%s %s %d %.1fms", r.method ? r.method : "-", r.path ? r.path : "-", r.status,
                    (qmono_us() - t0) / 1000.0);
+        FCGX_Finish_r(&req);
         qlog_set_context(NULL);
         qarena_reset(arena);
     }
