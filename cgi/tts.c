@@ -290,10 +290,9 @@ qerr h_tts_create(qreq *r)
     int64_t prio = 0, video = 0;
     if (qjson_str(body, "script_text", 0, (size_t)cfg->max_tts_chars * 4, &script, &fe))
         return unprocessable(r, "script_text", "must be a string (at most the character limit)");
-    if (qjson_str(body, "work_id", 0, 128, &work_id, &fe) && qjson_str(body, "workId", 0, 128, &work_id, &fe))
+    if (qjson_str(body, "work_id", 0, 128, &work_id, &fe) ||
+        (!work_id && qjson_str(body, "workId", 0, 128, &work_id, &fe)))      /* the seed's spelling */
         return unprocessable(r, "work_id", "must be a string of at most 128 bytes");
-    if (!work_id)
-        qjson_str(body, "workId", 0, 128, &work_id, &fe);
     if (qjson_str(body, "title", 0, 255, &title, &fe))
         return unprocessable(r, "title", "must be a string of at most 255 bytes");
     const char *author = NULL;

@@ -407,6 +407,27 @@ static void test_http_worker_end_to_end(void)
     qqueue_cancel(db, held, 0, &r2, &e);
 }
 
+
+/* The API goes away under a running HTTP worker: its reports are retried
+ * with backoff, and the job completes once nginx is back. */
+static void test_http_worker_rides_out_an_api_outage(void)
+{
+    worker_start("worker-rt-outage", "--types noop.outage --lease 30");
+    int64_t id = create_job("noop.outage", "{\"payload\":{\"sleep_ms\":2500,\"steps\":5}}");
+    T_REQUIRE(id > 0);
+    T_CHECK(wait_status(id, "running", 10000), "%s", job_status(id));
+    T_EQ_INT(tsh("\"$QUIRE_ROOT/scripts/stack.sh\" nginx-stop >/dev/null 2>&1"), 0);
+    qsleep_ms(4000);                  /* the job ends while the API is away */
+    T_EQ_STR(job_status(id), "running");
+    T_EQ_INT(tsh("\"$QUIRE_ROOT/scripts/stack.sh\" nginx-start >/dev/null 2>&1"), 0);
+    T_CHECK(wait_status(id, "completed", 30000), "after the outage: %s", job_status(id));
+    T_EQ_INT(sql_int("SELECT attempts FROM jobs WHERE id = ?", id), 1);
+    /* and it claims again afterwards */
+    int64_t next = create_job("noop.outage", "{\"payload\":{}}");
+    T_CHECK(wait_status(next, "completed", 10000), "%s", job_status(next));
+    worker_stop("worker-rt-outage");
+}
+
 /* ---- TTS ---------------------------------------------------------------- */
 
 static long tts_post(const char *json, thttp *r)
@@ -1019,6 +1040,18 @@ int main(void)
     user2 = tuser_token(name, NULL);
     snprintf(name, sizeof name, "rt-worker-%d", (int)getpid());
     wtok = tuser_token(name, "--worker");
+    /* quire-api on the stack's own database: a test before us may have
+     * restarted it on one of its own (QUIRE_DB_NAME) */
+    tsh("\"$QUIRE_ROOT/scripts/stack.sh\" api-stop >/dev/null 2>&1; \"$QUIRE_ROOT/scripts/stack.sh\" api-start >/dev/null 2>&1");
+    for (int i = 0; i < 100; i++) {
+        thttp h;
+        thttp_json(&h, "GET", "/api/v1/voices", user, NULL);
+        long st = h.status;
+        thttp_free(&h);
+        if (st == 200)
+            break;
+        qsleep_ms(100);
+    }
     qerrctx e = {0};
     db = qdb_open(&e);
     if (!user || !user2 || !wtok || !db) {
@@ -1032,6 +1065,7 @@ int main(void)
     T_RUN(test_counter_and_worker_rows);
     T_RUN(test_blobs_download_range_and_checksummed_upload);
     T_RUN(test_http_worker_end_to_end);
+    T_RUN(test_http_worker_rides_out_an_api_outage);
     T_RUN(test_tts_validation);
     T_RUN(test_tts_book_records_progress_and_audio);
     T_RUN(test_tts_failure_and_cancel);
@@ -1042,6 +1076,7 @@ int main(void)
     tsh("\"$QUIRE_ROOT/scripts/stack.sh\" worker-stop worker-rt-http >/dev/null 2>&1");
     tsh("\"$QUIRE_ROOT/scripts/stack.sh\" worker-stop worker-rt-tts >/dev/null 2>&1");
     tsh("\"$QUIRE_ROOT/scripts/stack.sh\" worker-stop worker-rt-engines >/dev/null 2>&1");
+    tsh("\"$QUIRE_ROOT/scripts/stack.sh\" worker-stop worker-rt-outage >/dev/null 2>&1");
     qdb_close(db);
     free(admin);
     free(user);
