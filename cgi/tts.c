@@ -388,15 +388,18 @@ qerr h_tts_create(qreq *r)
     const char *dir = channel ? qarena_printf(r->arena, "tts/%s/%s/video_%lld", date, channel, (long long)video)
                               : qarena_printf(r->arena, "tts/%lld/%s", (long long)r->user.id, pub);
 
-    int64_t rid = 0, asm_id = 0;
+    int64_t rid = 0, asm_id = 0, counter = 0;
     e = qdb_begin(r->db, &r->err);
+    /* daily videos are numbered by the seed's audio counter */
+    if (!e && channel)
+        e = qqueue_counter_add(r->db, "audio_counter", 1, &counter, &r->err);
     if (!e)
         e = qdb_exec(r->db, &r->err,
                      "INSERT INTO tts_requests (public_id, owner_id, kind, work_id, title, voice_settings, format, priority,"
-                     " notify_url, channel_code, video_number, video_date, output_dir, total_chapters, total_chars)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     "sisssssissIssii", pub, r->user.id, script ? "script" : "book", work_id, title, voice_text, format,
-                     prio, notify, channel, video, channel ? date : NULL, dir, (int64_t)n, total);
+                     " notify_url, channel_code, video_number, video_date, audio_counter, output_dir, total_chapters,"
+                     " total_chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     "sisssssissIsIsii", pub, r->user.id, script ? "script" : "book", work_id, title, voice_text, format,
+                     prio, notify, channel, video, channel ? date : NULL, counter, dir, (int64_t)n, total);
     if (!e)
         rid = (int64_t)qdb_insert_id(r->db);
     int64_t *ids = qarena_calloc(r->arena, sizeof *ids * (size_t)n);
@@ -475,6 +478,8 @@ qerr h_tts_create(qreq *r)
     cJSON_AddNumberToObject(o, "total_chapters", n);
     cJSON_AddNumberToObject(o, "total_characters", (double)total);
     cJSON_AddStringToObject(o, "organized_path", dir);
+    if (counter)
+        cJSON_AddNumberToObject(o, "audio_counter", (double)counter);
     const char *loc = qarena_printf(r->arena, "Location: /api/v1/tts/queue/%s\r\n", pub);
     return api_reply_json(r, 202, o, loc);
 }
@@ -484,7 +489,7 @@ qerr h_tts_create(qreq *r)
 typedef struct tts_req {
     int64_t id, owner, assemble_id;
     const char *pub, *kind, *work_id, *title, *voice, *format, *dir, *channel, *date, *created, *notify;
-    int64_t video, total, chars;
+    int64_t video, total, chars, counter;
     int cancelled;
 } tts_req;
 
@@ -499,7 +504,8 @@ static qerr tts_load(qreq *r, const char *pub, tts_req *t)
     e = qdb_query(r->db, r->arena, &rows, &r->err,
                   "SELECT id, owner_id, COALESCE(assemble_job_id, 0), public_id, kind, work_id, title, voice_settings,"
                   " format, output_dir, channel_code, video_date, created_at, notify_url, COALESCE(video_number, 0),"
-                  " total_chapters, total_chars, cancelled_at IS NOT NULL FROM tts_requests WHERE public_id = ?",
+                  " total_chapters, total_chars, cancelled_at IS NOT NULL, COALESCE(audio_counter, 0)"
+                  " FROM tts_requests WHERE public_id = ?",
                   "s", pub);
     if (e)
         return e;
@@ -523,6 +529,7 @@ static qerr tts_load(qreq *r, const char *pub, tts_req *t)
     t->total = qrows_i64(rows, 0, 15, 0);
     t->chars = qrows_i64(rows, 0, 16, 0);
     t->cancelled = (int)qrows_i64(rows, 0, 17, 0);
+    t->counter = qrows_i64(rows, 0, 18, 0);
     return Q_OK;
 }
 
@@ -642,6 +649,8 @@ static qerr tts_status(qreq *r, const tts_req *t, int with_chapters, cJSON **out
     qjson_add_str_or_null(o, "channel_code", t->channel);
     if (t->video)
         cJSON_AddNumberToObject(o, "video_number", (double)t->video);
+    if (t->counter)
+        cJSON_AddNumberToObject(o, "audio_counter", (double)t->counter);
     qjson_add_str_or_null(o, "date", t->date);
     cJSON_AddNumberToObject(o, "total_characters", (double)t->chars);
     cJSON_AddBoolToObject(o, "notify", t->notify != NULL);

@@ -16,6 +16,7 @@ CREATE TABLE tts_requests (
     channel_code      VARCHAR(32)  NULL,
     video_number      INT          NULL,
     video_date        DATE         NULL,
+    audio_counter     BIGINT       NULL,                  -- the seed's running number of daily-video audio
     output_dir        VARCHAR(255) NOT NULL,              -- relative to QUIRE_STORAGE
     total_chapters    INT          NOT NULL,
     total_chars       BIGINT       NOT NULL,

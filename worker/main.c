@@ -357,6 +357,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "quire-worker: unknown job type '%s'\n", t);
             return 2;
         }
+        /* a type whose completion writes its own rows (after_complete)
+         * needs the database; over HTTP only the noop ledger is let go */
+        const qjob_type *jt = worker_job_type(t);
+        if (api_url && jt->after_complete && strcmp(jt->name, "noop") != 0) {
+            fprintf(stderr, "quire-worker: job type '%s' writes rows when it completes and needs the database;"
+                            " serve it from a worker that reaches MariaDB\n", t);
+            return 2;
+        }
         W.types[W.ntypes++] = t;
     }
     if (W.ntypes == 0) {

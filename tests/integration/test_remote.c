@@ -735,6 +735,7 @@ static void test_tts_daily_video_path_and_http_worker(void)
     }
     T_EQ_STR(s, "completed");
     T_EQ_STR(tjson_str(j, "organized_path"), "tts/2025-01-27/BI/video_2");
+    T_CHECK(tjson_num(j, "audio_counter", 0) >= 1, "audio_counter");
     cJSON_Delete(j);
     T_EQ_STR(sql_str("SELECT worker_id FROM jobs WHERE id = ?", t.asm_id), "worker-rt-tts");
 }
