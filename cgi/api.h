@@ -82,8 +82,10 @@ qerr api_param_id(qreq *r, int i, int64_t *id);
 /* Requires the database; 503 when this thread has none. */
 qerr api_need_db(qreq *r);
 
-/* main.c: non-zero once SIGTERM arrived (long polls end early). */
+/* http.c: non-zero once SIGTERM arrived (long polls end early); main.c
+ * sets it. */
 int api_stopping(void);
+void api_set_stopping(void);
 
 /* router.c */
 extern const qroute api_routes[];
@@ -211,5 +213,47 @@ qerr h_admin_workers(qreq *r);
 qerr h_audiobook_transcript(qreq *r);     /* transcripts.c */
 qerr h_search(qreq *r);                   /* search.c */
 qerr h_summarize(qreq *r);                /* summarize.c */
+
+/* remote workers, TTS, metrics (issue 5) */
+/* queue_http.c: the queue over HTTP for remote workers. */
+qerr h_rq_create(qreq *r);
+qerr h_rq_claim(qreq *r);
+qerr h_rq_complete(qreq *r);
+qerr h_rq_fail(qreq *r);
+qerr h_rq_progress(qreq *r);
+qerr h_rq_heartbeat(qreq *r);
+qerr h_rq_list(qreq *r);
+qerr h_rq_stats(qreq *r);
+qerr h_rq_counter(qreq *r);
+qerr h_rq_worker_heartbeat(qreq *r);
+qerr h_rq_workers(qreq *r);
+/* Loads the running attempt of job id (of type, when not NULL) presented
+ * with token into *j (payload not loaded): 404 when no such job, 409
+ * lease_lost when the token no longer holds. */
+struct qjob;
+qerr rq_load_attempt(qreq *r, const char *type, int64_t id, const char *token, struct qjob *j);
+/* blobs.c: a running job's input download and checksummed output upload. */
+qerr h_blob_get(qreq *r);
+qerr h_blob_put(qreq *r);
+/* A storage path relative to QUIRE_STORAGE that cannot leave it:
+ * [A-Za-z0-9_.-/], no leading '/' or '.', no "/." or "//". */
+int api_safe_rel_path(const char *p);
+/* tts.c: text-to-speech requests and voices. */
+qerr h_tts_create(qreq *r);
+qerr h_tts_get(qreq *r);
+qerr h_tts_cancel(qreq *r);
+qerr h_tts_list(qreq *r);
+qerr h_tts_audio(qreq *r);
+qerr h_tts_chapter_audio(qreq *r);
+qerr h_voices(qreq *r);
+/* notifications.c: the caller's webhook deliveries; the delivery thread. */
+qerr h_notifications(qreq *r);
+void api_notifier_start(void);
+void api_notifier_stop(void);
+/* metrics.c: GET /metrics; main.c calls api_metrics_observe after every
+ * request; upload handlers may add bytes received. */
+qerr h_metrics(qreq *r);
+void api_metrics_observe(const qreq *r, double seconds);
+void api_metrics_upload_bytes(int64_t n);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,13 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Set once by quire-api's main thread when SIGTERM arrives; long polls and
+ * the request loop read it. */
+static atomic_int api_stop_flag;
+
+int api_stopping(void) { return atomic_load(&api_stop_flag); }
+void api_set_stopping(void) { atomic_store(&api_stop_flag, 1); }
 
 const char *api_param(qreq *r, const char *name)
 {

@@ -16,9 +16,7 @@
 #include <unistd.h>
 
 static int listen_fd = -1;
-static atomic_int stopping;
 
-int api_stopping(void) { return atomic_load(&stopping); }
 
 static void handle(qreq *r)
 {
@@ -55,9 +53,9 @@ static void *serve(void *arg)
     int64_t last_try = qmono_ms();
     if (!db)
         QLOG_W("no database connection yet: %s", err.msg);
-    while (!atomic_load(&stopping)) {
+    while (!api_stopping()) {
         if (FCGX_Accept_r(&req) < 0) {
-            if (atomic_load(&stopping))
+            if (api_stopping())
                 break;
             qsleep_ms(10);
             continue;
@@ -73,8 +71,9 @@ static void *serve(void *arg)
         r.arena = arena;
         r.db = db;
         handle(&r);
-        /* log before FCGX_Finish_r: method and path may point into the
-         * request's params, which it frees */
+        /* log and count before FCGX_Finish_r: method and path may point
+         * into the request's params, which it frees */
+        api_metrics_observe(&r, (double)(qmono_us() - t0) / 1e6);
         if (r.status >= 500)
             QLOG_W("%s %s %d %.1fms %s", r.method ? r.method : "-", r.path ? r.path : "-", r.status,
                    (qmono_us() - t0) / 1000.0, r.err.msg);
@@ -127,6 +126,7 @@ int main(int argc, char **argv)
         return 1;
     for (int i = 0; i < n; i++)
         pthread_create(&th[i], NULL, serve, NULL);
+    api_notifier_start();       /* webhook deliveries, on a thread of their own */
     QLOG_I("quire-api %s listening on %s with %d threads", API_VERSION, sock, n);
 
     int sig = 0;
@@ -138,12 +138,13 @@ int main(int argc, char **argv)
         break;
     }
     QLOG_I("signal %d: finishing requests in flight", sig);
-    atomic_store(&stopping, 1);
+    api_set_stopping();
     /* wakes every thread blocked in accept(); requests already accepted
      * are answered before their thread returns */
     shutdown(listen_fd, SHUT_RDWR);
     for (int i = 0; i < n; i++)
         pthread_join(th[i], NULL);
+    api_notifier_stop();
     close(listen_fd);
     unlink(sock);
     free(th);

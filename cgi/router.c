@@ -52,6 +52,30 @@ const qroute api_routes[] = {
     {"GET", "/api/v1/audiobooks/{id}/transcript", h_audiobook_transcript, AUTH_USER},
     {"GET", "/api/v1/search", h_search, AUTH_USER},
     {"POST", "/api/v1/summarize", h_summarize, AUTH_USER},
+
+    /* remote workers, TTS, metrics (issue 5) */
+    {"POST", "/api/v1/queue/{type}/jobs", h_rq_create, AUTH_WORKER},
+    {"GET", "/api/v1/queue/{type}/jobs", h_rq_list, AUTH_WORKER},
+    {"POST", "/api/v1/queue/{type}/claim", h_rq_claim, AUTH_WORKER},
+    {"GET", "/api/v1/queue/{type}/stats", h_rq_stats, AUTH_WORKER},
+    {"POST", "/api/v1/queue/{type}/jobs/{id}/complete", h_rq_complete, AUTH_WORKER},
+    {"POST", "/api/v1/queue/{type}/jobs/{id}/fail", h_rq_fail, AUTH_WORKER},
+    {"POST", "/api/v1/queue/{type}/jobs/{id}/progress", h_rq_progress, AUTH_WORKER},
+    {"POST", "/api/v1/queue/{type}/jobs/{id}/heartbeat", h_rq_heartbeat, AUTH_WORKER},
+    {"GET", "/api/v1/queue/{type}/jobs/{id}/blobs/{name}", h_blob_get, AUTH_WORKER},
+    {"PUT", "/api/v1/queue/{type}/jobs/{id}/blobs/{name}", h_blob_put, AUTH_WORKER},
+    {"POST", "/api/v1/counter/increment/{name}", h_rq_counter, AUTH_WORKER},
+    {"POST", "/api/v1/workers/{type}/heartbeat", h_rq_worker_heartbeat, AUTH_WORKER},
+    {"GET", "/api/v1/workers/{type}", h_rq_workers, AUTH_WORKER},
+    {"POST", "/api/v1/tts/queue", h_tts_create, AUTH_USER},
+    {"GET", "/api/v1/tts/queue", h_tts_list, AUTH_USER},
+    {"GET", "/api/v1/tts/queue/{job_id}", h_tts_get, AUTH_USER},
+    {"DELETE", "/api/v1/tts/queue/{job_id}", h_tts_cancel, AUTH_USER},
+    {"GET", "/api/v1/tts/queue/{job_id}/audio", h_tts_audio, AUTH_USER},
+    {"GET", "/api/v1/tts/queue/{job_id}/chapters/{n}/audio", h_tts_chapter_audio, AUTH_USER},
+    {"GET", "/api/v1/voices", h_voices, AUTH_USER},
+    {"GET", "/api/v1/notifications", h_notifications, AUTH_USER},
+    {"GET", "/metrics", h_metrics, AUTH_NONE},
 };
 const int api_nroutes = (int)(sizeof api_routes / sizeof api_routes[0]);
 

@@ -1,9 +1,13 @@
 /* main.c - quire-worker: registers, claims batches for its free slots, runs
  * each job in a slot thread with its own database connection, heartbeats
  * leases, reaps expired ones, parks idle in SELECT SLEEP on a connection an
- * enqueue can wake, and on SIGTERM drains then releases what is left. */
+ * enqueue can wake, and on SIGTERM drains then releases what is left.
+ * With --api URL --token T it does the same through quire-api's remote
+ * worker API (transport_http.c) instead of MariaDB, parking idle in a long
+ * poll of the claim endpoint. */
 #include "worker.h"
 #include "blas.h"
+#include "transport.h"
 #include "util.h"
 #include "workers.h"
 
@@ -23,9 +27,12 @@ int worker_run_job(qjobctx *c);
 #define MAX_TYPES 16
 #define IDLE_SLEEP_S 3
 
+#define HTTP_IDLE_WAIT_S 20     /* long poll of an idle worker over HTTP */
+#define HTTP_BUSY_WAIT_S 1      /* ... of one with jobs running and free slots */
+
 struct slot {
     pthread_t th;
-    qdb *db;
+    qtransport *tp;
     qjob job;
     qjobctx *ctx;            /* non-NULL while a job runs (under mu) */
     int has_job;
@@ -82,14 +89,15 @@ static void *slot_main(void *arg)
         }
         qjobctx *c = qarena_calloc(arena, sizeof *c);
         c->job = &s->job;
-        c->db = s->db;
+        c->tp = s->tp;
+        c->db = s->tp->db;
         c->arena = arena;
         c->worker_id = W.id;
         s->ctx = c;
         s->started_ms = qmono_ms();
         pthread_mutex_unlock(&W.mu);
 
-        if (qdb_ping(s->db) != 0)
+        if (s->tp->ops->ping(s->tp) != 0)
             QLOG_W("slot database unreachable; the job will be retried after its lease");
         int ok = worker_run_job(c);
         int64_t delay = qqueue_last_retry_delay_ms();
@@ -138,13 +146,13 @@ static void *heartbeat_main(void *arg)
 {
     (void)arg;
     qerrctx e = {0};
-    qdb *db = NULL;
+    qtransport *db = NULL;
     const qconfig *c = qconfig_get();
     int64_t next_reap = qmono_ms() + 1000 + (int64_t)(qrandom_u64() % 2000);
     while (!atomic_load(&W.stopping)) {
         if (!db) {
             qerr_clear(&e);
-            db = qdb_open(&e);
+            db = qtransport_open(&e);
         }
         if (db) {
             pthread_mutex_lock(&W.mu);
@@ -161,12 +169,12 @@ static void *heartbeat_main(void *arg)
                 }
             pthread_mutex_unlock(&W.mu);
             qerr_clear(&e);
-            qworkers_heartbeat(db, W.id, "online", busy, done, failed, stats, &e);
+            db->ops->worker_heartbeat(db, W.id, "online", busy, done, failed, stats, &e);
             cJSON_free(stats);
             for (int i = 0; i < n; i++) {
                 int cancel = 0;
                 qerr_clear(&e);
-                qerr r = qqueue_heartbeat(db, &held[i], W.lease_s, &cancel, &e);
+                qerr r = db->ops->heartbeat(db, &held[i], W.lease_s, &cancel, &e);
                 pthread_mutex_lock(&W.mu);
                 /* the slot may have moved on; only touch the same attempt */
                 for (int k = 0; k < W.concurrency; k++)
@@ -180,14 +188,14 @@ static void *heartbeat_main(void *arg)
             }
             if (qmono_ms() >= next_reap) {
                 qerr_clear(&e);
-                qqueue_reap(db, &e);
+                db->ops->reap(db, &e);
                 next_reap = qmono_ms() + 4000 + (int64_t)(qrandom_u64() % 2000);
             }
         }
         for (int i = 0; i < c->heartbeat_seconds * 10 && !atomic_load(&W.stopping); i++)
             qsleep_ms(100);
     }
-    qdb_close(db);
+    qtransport_close(db);
     return NULL;
 }
 
@@ -228,7 +236,7 @@ static void idle_wait(void)
     }
 }
 
-static void drain_and_release(qdb *db)
+static void drain_and_release(qtransport *db)
 {
     const qconfig *c = qconfig_get();
     int64_t deadline = qmono_ms() + (int64_t)c->shutdown_grace_seconds * 1000;
@@ -246,7 +254,7 @@ static void drain_and_release(qdb *db)
             continue;
         atomic_store(&s->ctx->lost, 1);         /* the slot must not report */
         qerrctx e = {0};
-        if (qqueue_release(db, &s->job, &e) == Q_OK)
+        if (db->ops->release(db, &s->job, &e) == Q_OK)
             released++;
     }
     int left = W.busy;
@@ -259,11 +267,36 @@ static void drain_and_release(qdb *db)
 static void usage(void)
 {
     fprintf(stderr, "usage: quire-worker [--types t1,t2] [--concurrency N] [--id NAME] [--idle-exit SEC]\n"
-                    "                    [--lease SEC]\n");
+                    "                    [--lease SEC] [--api URL --token TOKEN] [--stand-in TYPE]\n"
+                    "  --api URL      reach the queue through quire-api at URL instead of MariaDB\n"
+                    "  --token TOKEN  a worker token (quirectl user add NAME --worker); or QUIRE_WORKER_TOKEN\n"
+                    "  --stand-in T   run job type T's code for every type served (tests, dry runs)\n");
+}
+
+/* Over HTTP the storage root is the worker's own scratch area (job code
+ * reads inputs from it and writes outputs to it; the runner moves them to
+ * and from quire-api): QUIRE_WORKER_SCRATCH, default
+ * $QUIRE_VAR/tmp/worker-scratch-<pid>. Set before the settings are read. */
+static void http_scratch_storage(int argc, char **argv)
+{
+    int http = 0;
+    for (int i = 1; i < argc; i++)
+        http |= !strcmp(argv[i], "--api") || !strncmp(argv[i], "--api=", 6);
+    if (!http)
+        return;
+    char dir[1024];
+    const char *s = getenv("QUIRE_WORKER_SCRATCH");
+    if (s && *s)
+        snprintf(dir, sizeof dir, "%s", s);
+    else
+        snprintf(dir, sizeof dir, "%s/tmp/worker-scratch-%d", getenv("QUIRE_VAR") ? getenv("QUIRE_VAR") : "var",
+                 (int)getpid());
+    setenv("QUIRE_STORAGE", dir, 1);
 }
 
 int main(int argc, char **argv)
 {
+    http_scratch_storage(argc, argv);
     qlog_init("worker");
     const qconfig *c = qconfig_get();
     W.concurrency = 1;
@@ -276,9 +309,12 @@ int main(int argc, char **argv)
         {"types", required_argument, 0, 't'}, {"concurrency", required_argument, 0, 'c'},
         {"id", required_argument, 0, 'i'},    {"idle-exit", required_argument, 0, 'x'},
         {"lease", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+        {"api", required_argument, 0, 'a'},   {"token", required_argument, 0, 'k'},
+        {"stand-in", required_argument, 0, 's'},
         {0, 0, 0, 0}};
+    const char *api_url = NULL, *api_token = getenv("QUIRE_WORKER_TOKEN");
     int o;
-    while ((o = getopt_long(argc, argv, "t:c:i:x:l:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "t:c:i:x:l:ha:k:s:", opts, NULL)) != -1) {
         int64_t v;
         switch (o) {
         case 't': snprintf(W.types_csv, sizeof W.types_csv, "%s", optarg); break;
@@ -295,14 +331,38 @@ int main(int argc, char **argv)
             if (qparse_i64(optarg, 1, 86400, &v)) { usage(); return 2; }
             W.lease_s = (int)v;
             break;
+        case 'a': api_url = optarg; break;
+        case 'k': api_token = optarg; break;
+        case 's':
+            if (!worker_job_type(optarg)) {
+                fprintf(stderr, "quire-worker: unknown job type '%s' for --stand-in\n", optarg);
+                return 2;
+            }
+            worker_set_stand_in(optarg);
+            break;
         default: usage(); return o == 'h' ? 0 : 2;
         }
+    }
+    if (api_url) {
+        if (!api_token || !*api_token || (strncmp(api_url, "http://", 7) && strncmp(api_url, "https://", 8))) {
+            fprintf(stderr, "quire-worker: --api needs an http(s) URL and --token (or QUIRE_WORKER_TOKEN)\n");
+            return 2;
+        }
+        qtransport_use_http(api_url, api_token, &W.stopping);
     }
     char *save = NULL;
     char *types_buf = strdup(W.types_csv);
     for (char *t = strtok_r(types_buf, ",", &save); t && W.ntypes < MAX_TYPES; t = strtok_r(NULL, ",", &save)) {
         if (!qqueue_type_ok(t) || !worker_job_type(t)) {
             fprintf(stderr, "quire-worker: unknown job type '%s'\n", t);
+            return 2;
+        }
+        /* a type whose completion writes its own rows (after_complete)
+         * needs the database; over HTTP only the noop ledger is let go */
+        const qjob_type *jt = worker_job_type(t);
+        if (api_url && jt->after_complete && strcmp(jt->name, "noop") != 0) {
+            fprintf(stderr, "quire-worker: job type '%s' writes rows when it completes and needs the database;"
+                            " serve it from a worker that reaches MariaDB\n", t);
             return 2;
         }
         W.types[W.ntypes++] = t;
@@ -322,24 +382,27 @@ int main(int argc, char **argv)
     /* the dispatcher's connection: claims and registration; retried until
      * the database is there */
     qerrctx e = {0};
-    qdb *db = NULL;
-    while (!db && !atomic_load(&W.stopping)) {
+    qtransport *tp = NULL;
+    while (!tp && !atomic_load(&W.stopping)) {
         qerr_clear(&e);
-        if (!(db = qdb_open(&e))) {
+        if (!(tp = qtransport_open(&e))) {
             QLOG_W("waiting for the database: %s", e.msg);
             qsleep_ms(1000);
         }
     }
-    if (!db)
+    if (!tp)
         return 0;
+    qdb *db = tp->db;           /* NULL over HTTP: no wake-up connection then */
+    int http = qtransport_is_http();
     /* the BLAS backend is chosen (and the reason logged) before the first
      * job; a CUDA build without a device says so here and uses OpenBLAS */
     qblas_init();
     const char *gpu = qblas_backend_in_use() == QBLAS_CUDA ? "cuda" : "none";
-    qworker_info info = {W.id, host, W.types_csv, gpu, NULL, W.concurrency};
+    char *caps = worker_capabilities(W.types_csv);
+    qworker_info info = {W.id, host, W.types_csv, gpu, caps, W.concurrency};
     for (int tries = 0;; tries++) {
         qerr_clear(&e);
-        if (!qworkers_register(db, &info, &e) && !qqueue_expire_worker(db, W.id, &e))
+        if (!tp->ops->worker_register(tp, &info, &e))
             break;
         if (tries == 30 || atomic_load(&W.stopping)) {
             QLOG_E("cannot register: %s", e.msg);
@@ -349,13 +412,16 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < W.concurrency; i++) {
         qerr_clear(&e);
-        while (!(W.slots[i].db = qdb_open(&e)) && !atomic_load(&W.stopping))
+        while (!(W.slots[i].tp = qtransport_open(&e)) && !atomic_load(&W.stopping))
             qsleep_ms(500);
+        if (!W.slots[i].tp)
+            return 0;
         pthread_create(&W.slots[i].th, NULL, slot_main, &W.slots[i]);
     }
     pthread_t hb;
     pthread_create(&hb, NULL, heartbeat_main, NULL);
-    QLOG_I("worker %s serving %s with %d slot(s)", W.id, W.types_csv, W.concurrency);
+    QLOG_I("worker %s serving %s with %d slot(s)%s%s", W.id, W.types_csv, W.concurrency, http ? " via " : "",
+           http ? api_url : "");
 
     W.last_busy_ms = qmono_ms();
     qjob batch[QQUEUE_MAX_BATCH];
@@ -380,7 +446,21 @@ int main(int argc, char **argv)
             pthread_mutex_unlock(&W.mu);
             continue;
         }
-        if (!registered_wait && W.wait_db) {
+        /* over HTTP the claim itself waits (long poll): idle, a long one;
+         * with jobs running, a short one so freed slots fill soon */
+        int wait_s = 0;
+        if (http) {
+            pthread_mutex_lock(&W.mu);
+            int idle_now = W.busy == 0;
+            int64_t idle_for = qmono_ms() - W.last_busy_ms;
+            pthread_mutex_unlock(&W.mu);
+            wait_s = idle_now ? HTTP_IDLE_WAIT_S : HTTP_BUSY_WAIT_S;
+            if (idle_now && W.idle_exit_s) {
+                int64_t left = (int64_t)W.idle_exit_s * 1000 - idle_for;
+                wait_s = left <= 0 ? 0 : (int)((left + 999) / 1000) < wait_s ? (int)((left + 999) / 1000) : wait_s;
+            }
+        }
+        if (!http && !registered_wait && W.wait_db) {
             /* announce the parking spot before the last look, so an enqueue
              * that lands in between still wakes us */
             qerr_clear(&e);
@@ -390,7 +470,15 @@ int main(int argc, char **argv)
             registered_wait = 1;
         }
         qerr_clear(&e);
-        int got = qqueue_claim(db, W.id, W.types, W.ntypes, free_slots, W.lease_s, batch, &e);
+        int64_t claim_t0 = qmono_ms();
+        int got = tp->ops->claim(tp, W.id, W.types, W.ntypes, free_slots, W.lease_s, wait_s, batch, &e);
+        if (got < 0 && http) {
+            if (!atomic_load(&W.stopping)) {
+                QLOG_W("claim failed: %s", e.msg);
+                qsleep_ms(1000);
+            }
+            continue;
+        }
         if (got < 0) {
             /* lost a deadlock: just go again; database gone: back off */
             if (e.code == Q_ERR_DB_GONE && strstr(e.msg, "busy")) {
@@ -427,6 +515,13 @@ int main(int argc, char **argv)
             QLOG_I("idle for %d s: exiting", W.idle_exit_s);
             break;
         }
+        if (http) {
+            /* the long poll came back empty; one that came back at once
+             * (quire-api has too many parked already) waits a little */
+            if (wait_s > 0 && qmono_ms() - claim_t0 < 500)
+                qsleep_ms(1000);
+            continue;
+        }
         if (!idle) {
             /* jobs still running: look again soon rather than park */
             qsleep_ms(50);
@@ -448,11 +543,12 @@ int main(int argc, char **argv)
     atomic_store(&W.stopping, 1);
     QLOG_I("stopping: draining %d running job(s)", W.busy);
     qerr_clear(&e);
-    qworkers_heartbeat(db, W.id, "draining", W.busy, W.completed, W.failed, NULL, &e);
-    drain_and_release(db);
+    tp->ops->worker_heartbeat(tp, W.id, "draining", W.busy, W.completed, W.failed, NULL, &e);
+    drain_and_release(tp);
     qerr_clear(&e);
-    qdb_exec(db, &e, "DELETE FROM worker_waits WHERE worker_id = ?", "s", W.id);
-    qworkers_offline(db, W.id, &e);
+    if (db)
+        qdb_exec(db, &e, "DELETE FROM worker_waits WHERE worker_id = ?", "s", W.id);
+    tp->ops->worker_offline(tp, W.id, &e);
     pthread_join(hb, NULL);
     pthread_mutex_lock(&W.mu);
     int left = W.busy;
@@ -461,11 +557,12 @@ int main(int argc, char **argv)
     if (left == 0)
         for (int i = 0; i < W.concurrency; i++) {
             pthread_join(W.slots[i].th, NULL);
-            qdb_close(W.slots[i].db);
+            qtransport_close(W.slots[i].tp);
         }
     qdb_close(W.wait_db);
-    qdb_close(db);
+    qtransport_close(tp);
     free(types_buf);
+    free(caps);
     QLOG_I("worker %s stopped", W.id);
     if (left == 0)
         mysql_library_end();

@@ -18,7 +18,9 @@
  * writes result (arena text) or an error, and calls qjob_checkpoint often. */
 typedef struct qjobctx {
     qjob *job;
-    qdb *db;                 /* the slot's connection, for the job's own rows */
+    qdb *db;                 /* the slot's connection, for the job's own rows;
+                                NULL when the worker runs over HTTP (--api)    */
+    struct qtransport *tp;   /* the slot's way to the queue (transport.h)     */
     qarena *arena;           /* freed after the attempt ends                  */
     const char *worker_id;
     cJSON *payload;          /* parsed job->payload (arena-owned)             */
@@ -35,6 +37,15 @@ typedef struct qjobctx {
  * (cancel requested or lease lost), else Q_OK. percent 0..100. */
 qerr qjob_checkpoint(qjobctx *c, double percent, const char *message, int current, int total);
 
+/* Files of the job, the same over both transports. qjob_input gives a
+ * local path to the input `name` (payload "inputs": {"name": "storage
+ * path"}): the stored file itself, or over HTTP a copy downloaded for this
+ * attempt (removed with the job's arena). qjob_output stores the local
+ * file as the output `name` under the payload's "output_dir" (default
+ * "jobs/{id}"), whole or not at all. */
+qerr qjob_input(qjobctx *c, const char *name, const char **path);
+qerr qjob_output(qjobctx *c, const char *name, const char *local_path);
+
 typedef qerr (*qjob_fn)(qjobctx *c);
 typedef void (*qjob_after_fn)(qjobctx *c);
 
@@ -48,6 +59,14 @@ typedef struct qjob_type {
 /* jobs.c: the table of job types this binary can run. */
 const qjob_type *worker_job_type(const char *name);
 const char *worker_all_types(void);      /* comma separated */
+/* Tests and dry runs: every type name resolves to the job type `name`
+ * (quire-worker --stand-in noop --types tts,assemble). */
+void worker_set_stand_in(const char *name);
+int worker_stand_in_active(void);
+/* The worker's capabilities as JSON text for the workers table (engines
+ * and voices: {"tts": {"flite": [{"id", "name", "language"}], ...}}), or
+ * NULL; malloc'd. */
+char *worker_capabilities(const char *types_csv);
 
 /* The job types, one file each. */
 qerr job_noop(qjobctx *c);
