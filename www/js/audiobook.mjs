@@ -1,0 +1,342 @@
+// audiobook.mjs - one audiobook: metadata and tags, its jobs with live
+// progress (polled every 1.5 s while any job is waiting, pending or running;
+// stopped when all are idle), chapters with an audio player, the summary
+// (each sentence plays from its time), the transcript with read-along (the
+// word being spoken is highlighted; click a word or a segment time to seek)
+// and downloads of SRT, VTT, text and audio.
+import { get, del, post, blob, pick, listIn, seconds, tagsOf, percentOf, ACTIVE, ApiError } from './api.mjs';
+import { h, replace, errorBox, notice, badge, progressBar, fmtClock, fmtDuration, fmtWhen, poller, saveBlob, announce, explain, unavailableBox } from './ui.mjs';
+import { ReadAlong, parseTranscript } from './readalong.mjs';
+
+const POLL_MS = 1500;
+
+export async function render(main, [id], query) {
+  const base = `/api/v1/audiobooks/${encodeURIComponent(id)}`;
+  let book;
+  try {
+    book = await get(base);
+  } catch (e) {
+    replace(main, h('h1', null, 'Audiobook'), errorBox(e, 'Could not load this audiobook', 'Audiobooks'), h('p', null, h('a', { href: '#/library' }, 'Back to the library')));
+    return null;
+  }
+  book = pick(book, 'audiobook') || book;
+
+  const head = h('div');
+  const jobsBox = h('div', { id: 'jobs', 'aria-live': 'off' });
+  const chaptersBox = h('div', { id: 'chapters' });
+  const audio = h('audio', { controls: true, preload: 'metadata', id: 'player', 'aria-label': 'Audiobook player' });
+  const audioMsg = h('div', { id: 'audio-msg', 'aria-live': 'polite' });
+  const nowPlaying = h('p', { class: 'small muted', id: 'now-playing' });
+  const summaryBox = h('div', { id: 'summary' });
+  const transcriptBox = h('div', { id: 'transcript-box' });
+  const follow = h('input', { type: 'checkbox', id: 'follow', checked: true });
+  const dlBox = h('div', { id: 'downloads' });
+  const dlMsg = h('div', { id: 'download-msg', 'aria-live': 'polite' });
+
+  replace(main,
+    head,
+    h('div', { class: 'grid2' },
+      h('div', null,
+        h('section', { class: 'card player', 'aria-labelledby': 'player-h' }, h('h2', { id: 'player-h' }, 'Listen'), nowPlaying, audio, audioMsg),
+        h('section', { class: 'card', 'aria-labelledby': 'tr-h' },
+          h('div', { class: 'row spread' }, h('h2', { id: 'tr-h' }, 'Transcript'), h('label', { class: 'inline small', for: 'follow' }, follow, 'Follow along')),
+          h('p', { class: 'small muted' }, 'The highlighted word is the one being spoken. Click a word, or a time, to listen from there.'),
+          transcriptBox),
+        h('section', { class: 'card', 'aria-labelledby': 'sum-h' }, h('h2', { id: 'sum-h' }, 'Summary'), summaryBox)),
+      h('div', null,
+        h('section', { class: 'card', 'aria-labelledby': 'jobs-h' }, h('h2', { id: 'jobs-h' }, 'Processing'), jobsBox),
+        h('section', { class: 'card', 'aria-labelledby': 'ch-h' }, h('h2', { id: 'ch-h' }, 'Chapters'), chaptersBox),
+        h('section', { class: 'card', 'aria-labelledby': 'dl-h' }, h('h2', { id: 'dl-h' }, 'Downloads'), dlBox, dlMsg))));
+
+  let chapters = [];
+  let currentCh = null;
+  let audioUrl = null;
+  let audioAbort = null;
+  let destroyed = false;
+  const ra = new ReadAlong(audio, transcriptBox, () => follow.checked);
+  let transcriptLoadedFor = null;
+  let pendingSeek = null;
+
+  function chNum(ch, i) { return pick(ch, 'number', 'index', 'position', 'chapter_number') ?? i + 1; }
+
+  function drawHead() {
+    const tags = tagsOf(book);
+    const st = pick(book, 'status') || 'unknown';
+    const dur = seconds(book, 'total_duration_seconds');
+    const delBtn = h('button', { type: 'button', class: 'danger small', id: 'delete-book' }, 'Delete');
+    const delMsg = h('div', { 'aria-live': 'polite' });
+    delBtn.addEventListener('click', async () => {
+      if (!window.confirm(`Delete “${pick(book, 'title') || 'this audiobook'}” and its files? Its running jobs are cancelled.`)) return;
+      delBtn.disabled = true;
+      try {
+        await del(base);
+        announce('Audiobook deleted');
+        location.hash = '/library';
+      } catch (e) { replace(delMsg, errorBox(e, 'Could not delete it', 'Deleting audiobooks')); delBtn.disabled = false; }
+    });
+    replace(head,
+      h('p', { class: 'small' }, h('a', { href: '#/library' }, '← Library')),
+      h('div', { class: 'page-head' }, h('h1', { id: 'book-title' }, pick(book, 'title') || '(untitled)'), h('div', { class: 'row' }, badge(st), delBtn)),
+      h('p', { class: 'muted' }, [pick(book, 'author') || 'Unknown author', pick(book, 'language') ? `language ${pick(book, 'language')}` : null,
+        dur !== null ? fmtDuration(dur) : null, pick(book, 'is_public') ? 'public' : 'private', pick(book, 'created_at') ? `added ${fmtWhen(pick(book, 'created_at'))}` : null].filter(Boolean).join(' · ')),
+      pick(book, 'description') ? h('p', null, pick(book, 'description')) : null,
+      tags.length ? h('ul', { class: 'tags', 'aria-label': 'Tags', id: 'book-tags' }, tags.map((t) => h('li', { class: 'tag', title: t.score !== null ? `score ${Number(t.score).toFixed(2)}` : null }, t.name))) : h('p', { class: 'small muted', id: 'book-tags' }, 'No tags yet; they appear after transcription.'),
+      st === 'failed' && pick(book, 'error') ? notice('error', 'Processing failed.', pick(book, 'error')) : null,
+      delMsg);
+  }
+
+  // ---- chapters and audio -------------------------------------------------
+  function drawChapters() {
+    chapters = listIn(pick(book, 'chapters') || [], 'chapters');
+    if (!chapters.length) { replace(chaptersBox, h('p', { class: 'muted' }, 'No chapters listed.')); return; }
+    replace(chaptersBox, h('ol', { class: 'chapters', id: 'chapter-list' }, chapters.map((ch, i) => {
+      const n = chNum(ch, i);
+      const dur = seconds(ch);
+      const btn = h('button', { type: 'button', class: 'small secondary', 'aria-current': currentCh === i ? 'true' : 'false', 'aria-label': `Play chapter ${n}: ${pick(ch, 'title', 'file_name') || ''}` }, currentCh === i ? 'Playing' : 'Play');
+      btn.addEventListener('click', () => selectChapter(i, 0, true));
+      return h('li', null, h('span', null, h('strong', null, `${n}. `), pick(ch, 'title', 'file_name', 'name') || `Chapter ${n}`, h('span', { class: 'muted small' }, dur !== null ? ` · ${fmtClock(dur)}` : '')), btn);
+    })));
+  }
+
+  function audioPaths(ch, i) {
+    const n = chNum(ch, i);
+    const paths = [];
+    const u = pick(ch, 'audio_url', 'url', 'download_url');
+    if (typeof u === 'string' && u.startsWith('/')) paths.push(u);
+    const cid = pick(ch, 'id', 'chapter_id');
+    paths.push(`${base}/chapters/${encodeURIComponent(n)}/audio`);
+    if (cid !== undefined && String(cid) !== String(n)) paths.push(`${base}/chapters/${encodeURIComponent(cid)}/audio`);
+    if (chapters.length === 1) paths.push(`${base}/audio`);
+    return paths;
+  }
+
+  async function firstOk(paths, fn) {
+    let last;
+    for (const p of paths) {
+      try { return await fn(p); } catch (e) {
+        last = e;
+        if (!(e instanceof ApiError) || !(e.unavailable || e.status === 404)) throw e;
+      }
+    }
+    throw last;
+  }
+
+  async function selectChapter(i, at = 0, play = false) {
+    if (i < 0 || i >= chapters.length) return;
+    const changed = currentCh !== i;
+    currentCh = i;
+    drawChapters();
+    const ch = chapters[i];
+    replace(nowPlaying, `Chapter ${chNum(ch, i)}: ${pick(ch, 'title', 'file_name') || ''}`);
+    if (!changed && audioUrl) { seek(at, play); return; }
+    if (audioAbort) audioAbort.abort();
+    audioAbort = new AbortController();
+    const signal = audioAbort.signal;
+    pendingSeek = { at, play };
+    replace(audioMsg, h('p', { class: 'small muted' }, 'Loading the audio…'));
+    loadTranscript(i);
+    try {
+      const b = await firstOk(audioPaths(ch, i), (p) => blob(p, {
+        signal,
+        onProgress: (l, t) => { if (t) replace(audioMsg, h('p', { class: 'small muted' }, `Loading the audio… ${Math.floor((l / t) * 100)}%`)); },
+      }));
+      if (signal.aborted || destroyed) return;
+      if (audioUrl) URL.revokeObjectURL(audioUrl);
+      audioUrl = URL.createObjectURL(b);
+      audio.src = audioUrl;
+      replace(audioMsg);
+      audio.addEventListener('loadedmetadata', () => { if (pendingSeek) { seek(pendingSeek.at, pendingSeek.play); pendingSeek = null; } }, { once: true });
+    } catch (e) {
+      if (e && e.name === 'AbortError') return;
+      replace(audioMsg, errorBox(e, 'Could not load the audio', 'Audio playback'));
+    }
+  }
+
+  function seek(at, play) {
+    if (!audio.src) { pendingSeek = { at, play }; return; }
+    try { audio.currentTime = Math.max(0, Number(at) || 0); } catch { /* not seekable yet */ }
+    ra.update();
+    if (play) audio.play().catch(() => {});
+  }
+
+  // Finds the chapter index for a search hit or summary sentence.
+  function chapterIndexFor(ref) {
+    if (ref === undefined || ref === null) return currentCh ?? 0;
+    const byId = chapters.findIndex((c) => String(pick(c, 'id', 'chapter_id')) === String(ref));
+    if (byId >= 0 && typeof ref === 'string' && !/^\d+$/.test(ref)) return byId;
+    const byNum = chapters.findIndex((c, i) => String(chNum(c, i)) === String(ref));
+    if (byNum >= 0) return byNum;
+    return byId >= 0 ? byId : 0;
+  }
+
+  // ---- transcript -----------------------------------------------------------
+  async function loadTranscript(i) {
+    const ch = chapters[i];
+    if (!ch) return;
+    const n = chNum(ch, i);
+    if (transcriptLoadedFor === i) return;
+    replace(transcriptBox, h('p', { class: 'loading' }, 'Loading the transcript…'));
+    const paths = [`${base}/chapters/${encodeURIComponent(n)}/transcript?format=json`];
+    if (chapters.length === 1) paths.push(`${base}/transcript?format=json`);
+    try {
+      const data = await firstOk(paths, (p) => get(p));
+      const parsed = parseTranscript(data);
+      if (!parsed.words.length && !parsed.segments.length) { replace(transcriptBox, h('p', { class: 'muted' }, 'The transcript is empty: no speech was recognised.')); transcriptLoadedFor = i; return; }
+      ra.load(parsed, (t) => seek(t, true));
+      transcriptLoadedFor = i;
+    } catch (e) {
+      transcriptLoadedFor = null;
+      if (e instanceof ApiError && e.status === 409) replace(transcriptBox, h('p', { class: 'muted', id: 'transcript-wait' }, 'The transcript is not ready yet. It appears here when transcription finishes.'));
+      else if (e instanceof ApiError && (e.unavailable || e.status === 404)) replace(transcriptBox, unavailableBox('The transcript', e));
+      else replace(transcriptBox, errorBox(e, 'Could not load the transcript'));
+    }
+  }
+
+  // ---- summary ----------------------------------------------------------------
+  function drawSummary() {
+    const s = pick(book, 'summary');
+    let sentences = listIn(pick(book, 'summary_sentences') || (s && typeof s === 'object' ? pick(s, 'sentences') : null) || [], 'sentences');
+    const text = typeof s === 'string' ? s : s && typeof s === 'object' ? pick(s, 'text', 'summary') : null;
+    if (!sentences.length && !text) {
+      replace(summaryBox, h('p', { class: 'muted' }, ACTIVE.has(pick(book, 'status')) || pick(book, 'status') === 'processing' ? 'The summary appears after the first chapter is transcribed.' : 'No summary.'));
+      return;
+    }
+    if (!sentences.length) { replace(summaryBox, h('p', null, text)); return; }
+    sentences = sentences.map((x) => (typeof x === 'string' ? { text: x } : x));
+    replace(summaryBox, h('p', { class: 'small muted' }, 'Click a sentence to hear it.'), h('ol', { class: 'summary-sentences', id: 'summary-sentences' }, sentences.map((x) => {
+      const start = Number(pick(x, 'start', 'start_time', 'time', 'offset'));
+      const chRef = pick(x, 'chapter_index', 'chapter_number', 'chapter', 'chapter_id');
+      const hasTime = Number.isFinite(start);
+      const label = pick(x, 'text', 'sentence') || '';
+      if (!hasTime) return h('li', null, label);
+      const btn = h('button', { type: 'button', 'aria-label': `Play from ${fmtClock(start)}: ${label}` }, label);
+      btn.addEventListener('click', () => selectChapter(chapterIndexFor(chRef), start, true));
+      return h('li', null, btn, h('span', { class: 'ts' }, fmtClock(start)));
+    })));
+  }
+
+  // ---- downloads ------------------------------------------------------------
+  function drawDownloads() {
+    const fname = (pick(book, 'title') || `audiobook-${id}`).replace(/[^\w.-]+/g, '_').slice(0, 80);
+    const mk = (label, paths, name) => {
+      const b = h('button', { type: 'button', class: 'small secondary' }, label);
+      b.addEventListener('click', async () => {
+        b.disabled = true;
+        replace(dlMsg, h('p', { class: 'small muted' }, `Preparing ${label}…`));
+        try {
+          const data = await firstOk(paths, (p) => blob(p));
+          saveBlob(data, name);
+          replace(dlMsg, h('p', { class: 'small muted' }, `${label} downloaded.`));
+        } catch (e) {
+          if (e instanceof ApiError && e.status === 409) replace(dlMsg, notice('info', `${label} is not ready yet.`, 'It can be downloaded once transcription has finished.'));
+          else replace(dlMsg, errorBox(e, `Could not download ${label}`, label));
+        } finally { b.disabled = false; }
+      });
+      return b;
+    };
+    replace(dlBox, h('div', { class: 'downloads' },
+      mk('Subtitles (SRT)', [`${base}/transcript?format=srt`], `${fname}.srt`),
+      mk('Subtitles (VTT)', [`${base}/transcript?format=vtt`], `${fname}.vtt`),
+      mk('Transcript (text)', [`${base}/transcript?format=txt`], `${fname}.txt`),
+      mk('Transcript (JSON)', [`${base}/transcript?format=json`], `${fname}.json`),
+      chapters.map((ch, i) => mk(`Audio, chapter ${chNum(ch, i)}`, audioPaths(ch, i), `${fname}-${chNum(ch, i)}${extOf(ch)}`))));
+  }
+  function extOf(ch) {
+    const m = String(pick(ch, 'file_name', 'title') || '').match(/\.[a-z0-9]{2,4}$/i);
+    return m ? m[0] : '.audio';
+  }
+
+  // ---- jobs -----------------------------------------------------------------
+  let jobsIdleSince = null;
+  async function refreshJobs() {
+    let data;
+    try {
+      data = await get(`${base}/jobs`);
+    } catch (e) {
+      replace(jobsBox, errorBox(e, 'Could not load the jobs', 'Job progress'));
+      return !(e instanceof ApiError && (e.unavailable || e.status === 404 || e.status === 401 || e.status === 403));
+    }
+    const jobs = listIn(data, 'jobs');
+    const anyActive = jobs.some((j) => ACTIVE.has(pick(j, 'status')));
+    const overallP = percentOf(pick(data, 'progress'), null, true);
+    const total = pick(data, 'total_jobs') ?? jobs.length;
+    const doneN = pick(data, 'completed_jobs') ?? jobs.filter((j) => j.status === 'completed').length;
+    const failedN = pick(data, 'failed_jobs') ?? jobs.filter((j) => j.status === 'failed').length;
+    const overall = progressBar('Overall processing progress');
+    overall.set(anyActive ? overallP : total ? (doneN / total) * 100 : 100, { done: !anyActive && !failedN, failed: !!failedN && !anyActive });
+    const rows = jobs.map((j) => {
+      const st = pick(j, 'status') || 'unknown';
+      const p = percentOf(pick(j, 'progress'), st, true);
+      const bar = progressBar(`${pick(j, 'job_type', 'type')} progress`);
+      bar.set(p, { done: st === 'completed', failed: st === 'failed' });
+      const jid = pick(j, 'id', 'job_id');
+      const actions = [];
+      if (st === 'failed' || st === 'cancelled') actions.push(jobButton('Retry', () => post(`/api/v1/jobs/${encodeURIComponent(jid)}/retry`, {})));
+      if (ACTIVE.has(st)) actions.push(jobButton('Cancel', () => del(`/api/v1/jobs/${encodeURIComponent(jid)}`), 'danger'));
+      const chapter = pick(j, 'chapter_number', 'chapter_index', 'chapter');
+      const msg = pick(j, 'progress_message', 'message');
+      return h('li', { dataset: { jobId: String(jid), status: st, type: String(pick(j, 'job_type', 'type')) } },
+        h('div', { class: 'row spread' }, h('span', null, h('strong', null, pick(j, 'job_type', 'type') || 'job'), chapter !== undefined ? ` · chapter ${chapter}` : ''), h('span', { class: 'row' }, badge(st), actions)),
+        bar,
+        h('div', { class: 'progline' }, h('span', { class: 'pct' }, `${Math.floor(p)}%`), msg ? h('span', null, msg) : null,
+          pick(j, 'started_at') ? h('span', null, `started ${fmtWhen(pick(j, 'started_at'))}`) : null,
+          pick(j, 'completed_at', 'finished_at') ? h('span', null, `finished ${fmtWhen(pick(j, 'completed_at', 'finished_at'))}`) : null),
+        pick(j, 'error') ? h('p', { class: 'field-error' }, `Error: ${pick(j, 'error')}`) : null);
+    });
+    replace(jobsBox,
+      h('div', { id: 'jobs-overall', dataset: { active: String(anyActive) } }, overall,
+        h('div', { class: 'progline' }, h('span', { class: 'pct' }, `${doneN} of ${total} jobs done`), failedN ? h('span', null, `${failedN} failed`) : null,
+          h('span', null, anyActive ? 'updating live' : 'idle'))),
+      jobs.length ? h('ul', { class: 'filelist', id: 'job-list' }, rows) : h('p', { class: 'muted' }, 'No jobs.'));
+    if (!anyActive) {
+      // Everything is idle: one last look at the book (summary, tags, durations), then stop.
+      if (jobsIdleSince === null) { jobsIdleSince = Date.now(); await refreshBook(); }
+      return false;
+    }
+    jobsIdleSince = null;
+    return true;
+  }
+
+  function jobButton(label, fn, cls = 'secondary') {
+    const b = h('button', { type: 'button', class: `small ${cls}` }, label);
+    b.addEventListener('click', async () => {
+      b.disabled = true;
+      try { await fn(); announce(`${label} requested`); jobsIdleSince = null; jobPoll.start(); } catch (e) {
+        b.replaceWith(h('span', { class: 'field-error small' }, `${label} failed: ${explain(e).lead}`));
+      }
+    });
+    return b;
+  }
+
+  async function refreshBook() {
+    try {
+      const b = await get(base);
+      book = pick(b, 'audiobook') || b;
+      drawHead();
+      drawChapters();
+      drawSummary();
+      drawDownloads();
+      if (currentCh !== null && transcriptLoadedFor === null) loadTranscript(currentCh);
+    } catch { /* keep what is shown */ }
+  }
+
+  drawHead();
+  drawChapters();
+  drawSummary();
+  drawDownloads();
+  const jobPoll = poller(refreshJobs, POLL_MS).start();
+
+  // Open at a moment (search results link here with ?t=seconds&ch=chapter).
+  const t = Number(query.get('t'));
+  const startCh = query.get('chid') ? chapterIndexFor(query.get('chid')) : query.get('ch') ? chapterIndexFor(query.get('ch')) : 0;
+  if (chapters.length) selectChapter(startCh, Number.isFinite(t) ? t : 0, false);
+
+  return () => {
+    destroyed = true;
+    jobPoll.stop();
+    ra.destroy();
+    if (audioAbort) audioAbort.abort();
+    audio.pause();
+    if (audioUrl) URL.revokeObjectURL(audioUrl);
+  };
+}
