@@ -63,9 +63,14 @@ all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
 $(O)/obj/worker/%.o: CPPFLAGS += $(ENGINE_CPPFLAGS)
 $(O)/obj/tests/%.o: CPPFLAGS += $(ENGINE_CPPFLAGS) -Itests/lib
 
+# V=1 shows the whole command lines.
+Q := $(if $(V),,@)
+.SECONDARY:
+
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIBQ): $(call obj,$(LIB_SRC))
 	@rm -f $@; ar rcs $@ $^
@@ -77,15 +82,19 @@ $(LIBT): $(call obj,$(TLIB_SRC))
 	@rm -f $@; ar rcs $@ $^
 
 $(O)/quire-api: $(O)/obj/cgi/main.o $(LIBAPI) $(LIBQ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(O)/quire-worker: $(O)/obj/worker/main.o $(LIBWRK) $(LIBQ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ENGINE_LDLIBS) $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ENGINE_LDLIBS) $(LDLIBS)
 $(O)/quirectl: $(call obj,$(wildcard ctl/*.c)) $(LIBQ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/tests/%: $(O)/obj/tests/%.o $(LIBT) $(LIBAPI) $(LIBWRK) $(LIBQ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ENGINE_LDLIBS) $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ENGINE_LDLIBS) $(LDLIBS)
 
 deps:
 	@scripts/deps.sh

@@ -2,6 +2,7 @@
  * version; and GET /api/v1/ping, the trivial handler benchmarks compare to. */
 #include "api.h"
 #include "migrate.h"
+#include "util.h"
 
 qerr h_health(qreq *r)
 {
@@ -24,8 +25,14 @@ qerr h_health(qreq *r)
     return api_reply_json(r, ok ? 200 : 503, o, NULL);
 }
 
+/* ?sleep_ms=N (at most 3000) holds the request, so tests can prove that a
+ * stopping quire-api finishes the requests it accepted. */
 qerr h_ping(qreq *r)
 {
     static const char body[] = "{\"pong\":true}";
+    const char *s = api_query(r, "sleep_ms");
+    int64_t ms;
+    if (s && qparse_i64(s, 0, 3000, &ms) == 0)
+        qsleep_ms(ms);
     return api_reply_raw(r, 200, "application/json", body, sizeof body - 1, NULL);
 }

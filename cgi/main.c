@@ -100,6 +100,9 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    /* a shell starts background jobs with SIGINT ignored; sigwait needs it
+     * delivered */
+    signal(SIGINT, SIG_DFL);
     pthread_sigmask(SIG_BLOCK, &set, NULL);     /* inherited by every thread */
     signal(SIGPIPE, SIG_IGN);
 

@@ -197,6 +197,15 @@ static int params_build(struct params *p, const char *types, va_list ap)
             b->buffer_type = MYSQL_TYPE_LONGLONG;
             b->buffer = &p->ints[i];
             break;
+        case 'I':       /* an id where 0 means none: SQL NULL */
+            p->ints[i] = va_arg(ap, int64_t);
+            b->buffer_type = MYSQL_TYPE_LONGLONG;
+            b->buffer = &p->ints[i];
+            if (p->ints[i] == 0) {
+                p->nulls[i] = 1;
+                b->is_null = &p->nulls[i];
+            }
+            break;
         case 'd':
             p->dbls[i] = va_arg(ap, double);
             b->buffer_type = MYSQL_TYPE_DOUBLE;

@@ -26,7 +26,7 @@ int qdb_ping(qdb *db);
 
 /* Parameters are described by `types`, one letter each, followed by the
  * values in the variadic list:
- *   'i' int64_t     'd' double      's' const char * (NULL binds SQL NULL)
+ *   'i' int64_t     'I' int64_t id, 0 binds SQL NULL     'd' double      's' const char * (NULL binds SQL NULL)
  *   'b' const void *, size_t (a blob)   'n' SQL NULL (no argument)
  * Outside a transaction a statement whose connection was lost is retried
  * once after a reconnect; inside one, Q_ERR_DB_GONE is returned and the

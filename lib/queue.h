@@ -96,6 +96,10 @@ qerr qqueue_report(qdb *db, int64_t job_id, const char *token, const char *statu
  * dependencies all completed are released. Returns leases reaped, or -1. */
 int qqueue_reap(qdb *db, qerrctx *err);
 
+/* A worker (re)starting under worker_id: leases its previous run still held
+ * expire now, so the reaper hands those jobs out again at once. */
+qerr qqueue_expire_worker(qdb *db, const char *worker_id, qerrctx *err);
+
 /* Named counters with atomic increment; *value gets the new value. */
 qerr qqueue_counter_add(qdb *db, const char *name, int64_t by, int64_t *value, qerrctx *err);
 

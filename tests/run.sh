@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# run.sh - runs every test: unit tests (no servers), then integration tests
+# against a private stack (MariaDB, nginx, quire-api) started in a temporary
+# directory on a free port and torn down afterwards, then browser tests.
+# Ends with one line "N passed, N failed[, N skipped]"; exit 1 on failure.
+#   tests/run.sh [NAME-PATTERN]     e.g. tests/run.sh queue
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export QUIRE_BIN=${QUIRE_BIN:-build}
+case "$QUIRE_BIN" in /*) ;; *) QUIRE_BIN=$ROOT/$QUIRE_BIN ;; esac
+export QUIRE_ROOT=$ROOT
+PATTERN=${1:-}
+passed=0 failed=0 skipped=0
+failed_names=()
+
+TMP=$(mktemp -d /tmp/quire-test.XXXXXX)
+LOGS=$ROOT/$(basename "$QUIRE_BIN")/test-logs
+rm -rf "$LOGS"; mkdir -p "$LOGS"
+
+# Sanitizer builds: leaks in the libraries' one-time initialisation are not ours.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp:print_suppressions=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+# Runs one test program, adds its "t: N passed, N failed, N skipped" line up.
+run_one() {
+  local name=$1; shift
+  [ -n "$PATTERN" ] && [[ "$name" != *$PATTERN* ]] && return 0
+  echo "== $name"
+  local out=$TMP/out.$$ err=$LOGS/${name//\//_}.stderr
+  "$@" 2>"$err" | tee "$out"
+  local rc=${PIPESTATUS[0]}
+  local line p f s
+  line=$(grep -E '^(t: )?[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+  if [ -z "$line" ]; then
+    echo "   $name: exited $rc without a result line"; tail -20 "$err"
+    failed=$((failed + 1)); failed_names+=("$name"); return
+  fi
+  p=$(sed -E 's/.*([0-9]+) passed.*/\1/; s/^[^0-9]*//' <<<"$line"); p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
+  f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')
+  s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
+  if [ "$f" -gt 0 ] || { [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; }; then
+    [ "$f" -eq 0 ] && failed=$((failed + 1))
+    failed_names+=("$name"); tail -20 "$err"
+  fi
+}
+
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 30000))
+    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
+  done
+  return 1
+}
+
+cleanup() {
+  if [ -n "${STACK_UP:-}" ]; then
+    cp -r "$QUIRE_VAR/log" "$LOGS/stack" 2>/dev/null
+    "$ROOT/scripts/stack.sh" down >/dev/null 2>&1
+    # anything a test started under this var dir
+    pkill -f "$TMP/" 2>/dev/null
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for t in "$QUIRE_BIN"/tests/unit/*; do
+  [ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"
+done
+
+integration=()
+for t in "$QUIRE_BIN"/tests/integration/*; do
+  [ -x "$t" ] || continue
+  [ -n "$PATTERN" ] && [[ "integration/$(basename "$t")" != *$PATTERN* ]] && continue
+  integration+=("$t")
+done
+browser=0
+if [ -f tests/browser/run.mjs ] && { [ -z "$PATTERN" ] || [[ browser == *$PATTERN* ]]; }; then browser=1; fi
+
+if [ ${#integration[@]} -gt 0 ] || [ $browser = 1 ]; then
+  export QUIRE_VAR=$TMP/var QUIRE_PORT=$(free_port) QUIRE_WORKERS=0
+  export QUIRE_URL=http://127.0.0.1:$QUIRE_PORT
+  export QUIRE_DB_SOCKET=$QUIRE_VAR/run/mysqld.sock QUIRE_API_SOCKET=$QUIRE_VAR/run/api.sock
+  export QUIRE_STORAGE=$QUIRE_VAR/storage QUIRE_SQL_DIR=$ROOT/sql
+  echo "== stack: $QUIRE_VAR on port $QUIRE_PORT"
+  STACK_UP=1
+  if ! "$ROOT/scripts/stack.sh" up 2>"$LOGS/stack-up.log"; then
+    cat "$LOGS/stack-up.log"
+    echo "stack did not come up"; failed=$((failed + 1)); failed_names+=("stack")
+  else
+    export QUIRE_ADMIN_TOKEN=$(head -1 "$QUIRE_VAR/admin-token")
+    for t in "${integration[@]}"; do run_one "integration/$(basename "$t")" "$t"; done
+    if [ $browser = 1 ]; then
+      if [ ! -d tests/browser/node_modules ]; then
+        (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1) || echo "npm ci failed"
+      fi
+      run_one browser node tests/browser/run.mjs
+    fi
+  fi
+fi
+
+echo
+[ ${#failed_names[@]} -gt 0 ] && echo "failed: ${failed_names[*]}"
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

@@ -1,0 +1,423 @@
+/* main.c - quire-worker: registers, claims batches for its free slots, runs
+ * each job in a slot thread with its own database connection, heartbeats
+ * leases, reaps expired ones, parks idle in SELECT SLEEP on a connection an
+ * enqueue can wake, and on SIGTERM drains then releases what is left. */
+#include "worker.h"
+#include "util.h"
+#include "workers.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int worker_run_job(qjobctx *c);
+
+#define MAX_SLOTS 64
+#define MAX_TYPES 16
+#define IDLE_SLEEP_S 2
+
+struct slot {
+    pthread_t th;
+    qdb *db;
+    qjob job;
+    qjobctx *ctx;            /* non-NULL while a job runs (under mu) */
+    int has_job;
+    int64_t started_ms;
+};
+
+static struct {
+    char id[65];
+    char types_csv[512];
+    const char *types[MAX_TYPES];
+    int ntypes;
+    int concurrency;
+    int idle_exit_s;
+    int lease_s;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* a slot freed, or a job arrived */
+    struct slot slots[MAX_SLOTS];
+    int busy;
+    int64_t last_busy_ms;
+    long long completed, failed;
+    double sum_s[MAX_TYPES];
+    long long count[MAX_TYPES];
+    atomic_int stopping;
+    qdb *wait_db;               /* parks in SELECT SLEEP(); killed to wake */
+    unsigned long wait_conn_id;
+} W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&W.stopping, 1);
+}
+
+static int type_index(const char *t)
+{
+    for (int i = 0; i < W.ntypes; i++)
+        if (!strcmp(W.types[i], t))
+            return i;
+    return 0;
+}
+
+static void *slot_main(void *arg)
+{
+    struct slot *s = arg;
+    qarena *arena = qarena_new();
+    for (;;) {
+        pthread_mutex_lock(&W.mu);
+        while (!s->has_job && !atomic_load(&W.stopping))
+            pthread_cond_wait(&W.cv, &W.mu);
+        if (!s->has_job) {
+            pthread_mutex_unlock(&W.mu);
+            break;
+        }
+        qjobctx *c = qarena_calloc(arena, sizeof *c);
+        c->job = &s->job;
+        c->db = s->db;
+        c->arena = arena;
+        c->worker_id = W.id;
+        s->ctx = c;
+        s->started_ms = qmono_ms();
+        pthread_mutex_unlock(&W.mu);
+
+        if (qdb_ping(s->db) != 0)
+            QLOG_W("slot database unreachable; the job will be retried after its lease");
+        int ok = worker_run_job(c);
+        double secs = (qmono_ms() - s->started_ms) / 1000.0;
+
+        pthread_mutex_lock(&W.mu);
+        int ti = type_index(s->job.type);
+        W.sum_s[ti] += secs;
+        W.count[ti]++;
+        if (ok)
+            W.completed++;
+        else
+            W.failed++;
+        s->ctx = NULL;
+        s->has_job = 0;
+        qjob_clear(&s->job);
+        W.busy--;
+        W.last_busy_ms = qmono_ms();
+        pthread_cond_broadcast(&W.cv);
+        pthread_mutex_unlock(&W.mu);
+        qarena_reset(arena);
+    }
+    qarena_free(arena);
+    return NULL;
+}
+
+static char *stats_json(void)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < W.ntypes; i++)
+        if (W.count[i])
+            cJSON_AddNumberToObject(o, W.types[i], W.sum_s[i] / (double)W.count[i]);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* Heartbeat: the worker row, every running job's lease, cancel flags, and
+ * the reaper now and then. Runs on its own connection. */
+static void *heartbeat_main(void *arg)
+{
+    (void)arg;
+    qerrctx e = {0};
+    qdb *db = NULL;
+    const qconfig *c = qconfig_get();
+    int64_t next_reap = qmono_ms() + 1000 + (int64_t)(qrandom_u64() % 2000);
+    while (!atomic_load(&W.stopping)) {
+        if (!db) {
+            qerr_clear(&e);
+            db = qdb_open(&e);
+        }
+        if (db) {
+            pthread_mutex_lock(&W.mu);
+            int busy = W.busy;
+            long long done = W.completed, failed = W.failed;
+            char *stats = stats_json();
+            qjob held[MAX_SLOTS];
+            qjobctx *ctxs[MAX_SLOTS];
+            int n = 0;
+            for (int i = 0; i < W.concurrency; i++)
+                if (W.slots[i].ctx) {
+                    held[n] = W.slots[i].job;       /* shallow: id and token */
+                    ctxs[n++] = W.slots[i].ctx;
+                }
+            pthread_mutex_unlock(&W.mu);
+            qerr_clear(&e);
+            qworkers_heartbeat(db, W.id, "online", busy, done, failed, stats, &e);
+            cJSON_free(stats);
+            for (int i = 0; i < n; i++) {
+                int cancel = 0;
+                qerr_clear(&e);
+                qerr r = qqueue_heartbeat(db, &held[i], W.lease_s, &cancel, &e);
+                pthread_mutex_lock(&W.mu);
+                /* the slot may have moved on; only touch the same attempt */
+                for (int k = 0; k < W.concurrency; k++)
+                    if (W.slots[k].ctx == ctxs[i] && W.slots[k].job.id == held[i].id) {
+                        if (r == Q_ERR_LEASE_LOST)
+                            atomic_store(&ctxs[i]->lost, 1);
+                        if (cancel)
+                            atomic_store(&ctxs[i]->cancel, 1);
+                    }
+                pthread_mutex_unlock(&W.mu);
+            }
+            if (qmono_ms() >= next_reap) {
+                qerr_clear(&e);
+                qqueue_reap(db, &e);
+                next_reap = qmono_ms() + 4000 + (int64_t)(qrandom_u64() % 2000);
+            }
+        }
+        for (int i = 0; i < c->heartbeat_seconds * 10 && !atomic_load(&W.stopping); i++)
+            qsleep_ms(100);
+    }
+    qdb_close(db);
+    return NULL;
+}
+
+/* Parks until an enqueue wakes us (KILL QUERY) or IDLE_SLEEP_S passes. */
+static void idle_wait(void)
+{
+    qerrctx e = {0};
+    if (!W.wait_db) {
+        W.wait_db = qdb_open(&e);
+        if (!W.wait_db) {
+            qsleep_ms(1000);
+            return;
+        }
+        W.wait_conn_id = mysql_thread_id(qdb_mysql(W.wait_db));
+    }
+    MYSQL *my = qdb_mysql(W.wait_db);
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT SLEEP(%d)", IDLE_SLEEP_S);
+    if (mysql_query(my, sql) == 0) {
+        MYSQL_RES *res = mysql_store_result(my);
+        if (res)
+            mysql_free_result(res);
+    } else if (mysql_errno(my) != 1317 /* interrupted: woken */) {
+        qdb_close(W.wait_db);
+        W.wait_db = NULL;
+        qsleep_ms(200);
+    }
+}
+
+static void drain_and_release(qdb *db)
+{
+    const qconfig *c = qconfig_get();
+    int64_t deadline = qmono_ms() + (int64_t)c->shutdown_grace_seconds * 1000;
+    pthread_mutex_lock(&W.mu);
+    pthread_cond_broadcast(&W.cv);
+    while (W.busy > 0 && qmono_ms() < deadline) {
+        pthread_mutex_unlock(&W.mu);
+        qsleep_ms(50);
+        pthread_mutex_lock(&W.mu);
+    }
+    int released = 0;
+    for (int i = 0; i < W.concurrency; i++) {
+        struct slot *s = &W.slots[i];
+        if (!s->ctx)
+            continue;
+        atomic_store(&s->ctx->lost, 1);         /* the slot must not report */
+        qerrctx e = {0};
+        if (qqueue_release(db, &s->job, &e) == Q_OK)
+            released++;
+    }
+    int left = W.busy;
+    pthread_mutex_unlock(&W.mu);
+    if (released)
+        QLOG_I("released %d unfinished job(s) back to pending", released);
+    (void)left;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: quire-worker [--types t1,t2] [--concurrency N] [--id NAME] [--idle-exit SEC]\n"
+                    "                    [--lease SEC]\n");
+}
+
+int main(int argc, char **argv)
+{
+    qlog_init("worker");
+    const qconfig *c = qconfig_get();
+    W.concurrency = 1;
+    W.lease_s = c->lease_seconds;
+    snprintf(W.types_csv, sizeof W.types_csv, "%s", worker_all_types());
+    char host[256] = "localhost";
+    gethostname(host, sizeof host);
+    snprintf(W.id, sizeof W.id, "%.40s-%d", host, (int)getpid());
+    static const struct option opts[] = {
+        {"types", required_argument, 0, 't'}, {"concurrency", required_argument, 0, 'c'},
+        {"id", required_argument, 0, 'i'},    {"idle-exit", required_argument, 0, 'x'},
+        {"lease", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int o;
+    while ((o = getopt_long(argc, argv, "t:c:i:x:l:h", opts, NULL)) != -1) {
+        int64_t v;
+        switch (o) {
+        case 't': snprintf(W.types_csv, sizeof W.types_csv, "%s", optarg); break;
+        case 'c':
+            if (qparse_i64(optarg, 1, MAX_SLOTS, &v)) { usage(); return 2; }
+            W.concurrency = (int)v;
+            break;
+        case 'i': snprintf(W.id, sizeof W.id, "%s", optarg); break;
+        case 'x':
+            if (qparse_i64(optarg, 1, 86400 * 365, &v)) { usage(); return 2; }
+            W.idle_exit_s = (int)v;
+            break;
+        case 'l':
+            if (qparse_i64(optarg, 1, 86400, &v)) { usage(); return 2; }
+            W.lease_s = (int)v;
+            break;
+        default: usage(); return o == 'h' ? 0 : 2;
+        }
+    }
+    char *save = NULL;
+    char *types_buf = strdup(W.types_csv);
+    for (char *t = strtok_r(types_buf, ",", &save); t && W.ntypes < MAX_TYPES; t = strtok_r(NULL, ",", &save)) {
+        if (!qqueue_type_ok(t) || !worker_job_type(t)) {
+            fprintf(stderr, "quire-worker: unknown job type '%s'\n", t);
+            return 2;
+        }
+        W.types[W.ntypes++] = t;
+    }
+    if (W.ntypes == 0) {
+        usage();
+        return 2;
+    }
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    mysql_library_init(0, NULL, NULL);
+
+    /* the dispatcher's connection: claims and registration; retried until
+     * the database is there */
+    qerrctx e = {0};
+    qdb *db = NULL;
+    while (!db && !atomic_load(&W.stopping)) {
+        qerr_clear(&e);
+        if (!(db = qdb_open(&e))) {
+            QLOG_W("waiting for the database: %s", e.msg);
+            qsleep_ms(1000);
+        }
+    }
+    if (!db)
+        return 0;
+    qworker_info info = {W.id, host, W.types_csv, "none", NULL, W.concurrency};
+    qerr_clear(&e);
+    if (qworkers_register(db, &info, &e) || qqueue_expire_worker(db, W.id, &e)) {
+        QLOG_E("cannot register: %s", e.msg);
+        return 1;
+    }
+    for (int i = 0; i < W.concurrency; i++) {
+        qerr_clear(&e);
+        while (!(W.slots[i].db = qdb_open(&e)) && !atomic_load(&W.stopping))
+            qsleep_ms(500);
+        pthread_create(&W.slots[i].th, NULL, slot_main, &W.slots[i]);
+    }
+    pthread_t hb;
+    pthread_create(&hb, NULL, heartbeat_main, NULL);
+    QLOG_I("worker %s serving %s with %d slot(s)", W.id, W.types_csv, W.concurrency);
+
+    W.last_busy_ms = qmono_ms();
+    qjob batch[QQUEUE_MAX_BATCH];
+    int registered_wait = 0;
+    while (!atomic_load(&W.stopping)) {
+        pthread_mutex_lock(&W.mu);
+        int free_slots = W.concurrency - W.busy;
+        pthread_mutex_unlock(&W.mu);
+        if (free_slots == 0) {
+            pthread_mutex_lock(&W.mu);
+            while (W.busy == W.concurrency && !atomic_load(&W.stopping))
+                pthread_cond_wait(&W.cv, &W.mu);
+            pthread_mutex_unlock(&W.mu);
+            continue;
+        }
+        if (!registered_wait && W.wait_db) {
+            /* announce the parking spot before the last look, so an enqueue
+             * that lands in between still wakes us */
+            qerr_clear(&e);
+            qdb_exec(db, &e, "REPLACE INTO worker_waits (conn_id, worker_id, types, since) VALUES (?, ?, ?, NOW(3))",
+                     "iss", (int64_t)W.wait_conn_id, W.id, W.types_csv);
+            registered_wait = 1;
+        }
+        qerr_clear(&e);
+        int got = qqueue_claim(db, W.id, W.types, W.ntypes, free_slots, W.lease_s, batch, &e);
+        if (got < 0) {
+            QLOG_W("claim failed: %s", e.msg);
+            qsleep_ms(500);
+            continue;
+        }
+        if (got > 0) {
+            if (registered_wait) {
+                qerr_clear(&e);
+                qdb_exec(db, &e, "DELETE FROM worker_waits WHERE conn_id = ?", "i", (int64_t)W.wait_conn_id);
+                registered_wait = 0;
+            }
+            pthread_mutex_lock(&W.mu);
+            int k = 0;
+            for (int i = 0; i < W.concurrency && k < got; i++)
+                if (!W.slots[i].has_job) {
+                    W.slots[i].job = batch[k++];
+                    W.slots[i].has_job = 1;
+                    W.busy++;
+                }
+            pthread_cond_broadcast(&W.cv);
+            pthread_mutex_unlock(&W.mu);
+            continue;
+        }
+        pthread_mutex_lock(&W.mu);
+        int idle = W.busy == 0;
+        int64_t idle_ms = qmono_ms() - W.last_busy_ms;
+        pthread_mutex_unlock(&W.mu);
+        if (W.idle_exit_s && idle && idle_ms >= (int64_t)W.idle_exit_s * 1000) {
+            QLOG_I("idle for %d s: exiting", W.idle_exit_s);
+            break;
+        }
+        if (!idle) {
+            /* jobs still running: look again soon rather than park */
+            qsleep_ms(50);
+            continue;
+        }
+        if (!registered_wait) {
+            idle_wait();            /* opens the wait connection the first time */
+            continue;
+        }
+        idle_wait();
+        registered_wait = 0;        /* woken or timed out: announce again */
+    }
+    atomic_store(&W.stopping, 1);
+    QLOG_I("stopping: draining %d running job(s)", W.busy);
+    qerr_clear(&e);
+    qworkers_heartbeat(db, W.id, "draining", W.busy, W.completed, W.failed, NULL, &e);
+    drain_and_release(db);
+    qerr_clear(&e);
+    qdb_exec(db, &e, "DELETE FROM worker_waits WHERE worker_id = ?", "s", W.id);
+    qworkers_offline(db, W.id, &e);
+    pthread_join(hb, NULL);
+    pthread_mutex_lock(&W.mu);
+    int left = W.busy;
+    pthread_cond_broadcast(&W.cv);
+    pthread_mutex_unlock(&W.mu);
+    if (left == 0)
+        for (int i = 0; i < W.concurrency; i++) {
+            pthread_join(W.slots[i].th, NULL);
+            qdb_close(W.slots[i].db);
+        }
+    qdb_close(W.wait_db);
+    qdb_close(db);
+    free(types_buf);
+    QLOG_I("worker %s stopped", W.id);
+    if (left == 0)
+        mysql_library_end();
+    return 0;
+}
