@@ -47,7 +47,8 @@ function renderTopbar(pageName) {
   const who = document.getElementById('who');
   const signedIn = !!session.token;
   nav.hidden = !signedIn;
-  document.querySelectorAll('[data-admin-only]').forEach((el) => { el.hidden = !session.isAdmin; });
+  const w0 = session.who;
+  document.querySelectorAll('[data-admin-only]').forEach((el) => { el.hidden = !(session.isAdmin || (w0 && w0.role === 'unknown')); });
   document.querySelectorAll('[data-nav]').forEach((a) => {
     if (a.dataset.nav === pageName) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   });
@@ -85,7 +86,9 @@ async function route() {
   document.title = `${titles[r.page] || 'quire'} · quire`;
   renderTopbar(r.page);
   if (r.page === 'signin') { renderSignin(); return; }
-  if (r.admin && !session.isAdmin) {
+  // An unverified token (the server cannot say who it is) may try: the
+  // server decides, and its pages explain what is missing.
+  if (r.admin && !session.isAdmin && !(session.who && session.who.role === 'unknown')) {
     replace(main, h('h1', null, 'Admin'), notice('warn', 'This page is for administrators.',
       session.who && session.who.role === 'unknown'
         ? 'This server cannot tell yet whether your token is an administrator’s; sign in again once it can.'

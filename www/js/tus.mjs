@@ -139,10 +139,13 @@ export class TusUpload {
     this.abort = new AbortController();
     this.samples = [];
     let failures = 0;
+    let conflicts = 0;
+    let phase = 'create';
     this._setState('starting');
     for (;;) {
       try {
         if (this.abort.signal.aborted) throw new PausedError();
+        phase = this.url ? 'head' : 'create';
         if (!this.url) {
           this.offset = await this._create();
         } else if (this.state === 'starting' || this.state === 'retrying') {
@@ -152,6 +155,7 @@ export class TusUpload {
           this._progress(off);
         }
         this._setState('uploading');
+        phase = 'patch';
         while (this.offset < this.file.size) {
           if (this.abort.signal.aborted) throw new PausedError();
           const next = await this._patch(this.offset);
@@ -164,7 +168,8 @@ export class TusUpload {
       } catch (e) {
         if (e instanceof PausedError || this.abort.signal.aborted) { this._setState('paused'); throw new PausedError(); }
         if (!(e instanceof ApiError)) { this._setState('failed', e); throw e; }
-        if (e.status === 409) { this._setState('retrying', e); continue; } // offset mismatch: ask HEAD
+        // Offset mismatch: ask HEAD where the server is, and go on from there.
+        if (e.status === 409 && phase === 'patch' && conflicts < 5) { conflicts += 1; this._setState('retrying', e); continue; }
         const transient = e.code === 'network' || e.status >= 500 || e.status === 429 || e.status === 408;
         if (!transient || failures >= RETRY_DELAYS.length) { this._setState('failed', e); throw e; }
         const wait = RETRY_DELAYS[failures];

@@ -144,7 +144,7 @@ export function unavailableBox(feature, err) {
   return h('div', { class: 'unavailable', role: 'status' },
     h('strong', null, `${feature} is not available on this server.`), ' ',
     'This quire server does not offer it yet',
-    err && err.path ? h('span', null, ' (', h('code', null, err.path), ')') : null,
+    err && err.path ? h('span', null, ' (', h('code', null, String(err.path).split('?')[0]), ')') : null,
     '. The rest of the dashboard keeps working.');
 }
 

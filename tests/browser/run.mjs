@@ -1,0 +1,416 @@
+// run.mjs - the dashboard's browser tests: Debian's headless Chromium driven
+// by playwright-core against a running quire stack.
+//   QUIRE_URL=http://127.0.0.1:PORT QUIRE_ADMIN_TOKEN=qr_... node tests/browser/run.mjs [name-filter]
+// Optional: QUIRE_BROWSER_OUT (screenshots; default /tmp/quire-browser),
+// QUIRE_BIN (for quirectl when the API cannot create users), CHROMIUM.
+// A test the server cannot support yet is skipped with its reason, never
+// passed. The last line is "N passed, N failed, N skipped".
+import { chromium } from 'playwright-core';
+import { mkdirSync, existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+
+const BASE = (process.env.QUIRE_URL || '').replace(/\/$/, '');
+const ADMIN = process.env.QUIRE_ADMIN_TOKEN || '';
+const OUT = process.env.QUIRE_BROWSER_OUT || '/tmp/quire-browser';
+const FILTER = process.argv[2] || '';
+const CLIPS = '/usr/share/pocketsphinx/test/data/librivox';
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+
+if (!BASE || !ADMIN) {
+  console.log('browser tests need QUIRE_URL and QUIRE_ADMIN_TOKEN');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+mkdirSync(OUT, { recursive: true });
+
+class Skip extends Error {}
+const skip = (why) => { throw new Skip(why); };
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+// ---- the API as seen from the test (to decide what to skip) ----------------
+async function api(method, p, { token = ADMIN, json, headers = {} } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  let body;
+  if (json !== undefined) { h['Content-Type'] = 'application/json'; body = JSON.stringify(json); }
+  const res = await fetch(BASE + p, { method, headers: h, body });
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  return { status: res.status, data, headers: res.headers };
+}
+// Does the server have this endpoint? (404 "no endpoint" / 405 mean no.)
+const hasCache = new Map();
+async function has(method, p, json) {
+  const k = `${method} ${p}`;
+  if (hasCache.has(k)) return hasCache.get(k);
+  const r = await api(method, p, { json });
+  const msg = r.data && r.data.error ? String(r.data.error.message || '') : '';
+  const yes = !((r.status === 404 && /^no endpoint/.test(msg)) || r.status === 405 || r.status === 501);
+  hasCache.set(k, yes);
+  return yes;
+}
+
+// ---- browser ----------------------------------------------------------------
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--disable-quic', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
+});
+
+// A fresh context (empty sessionStorage) and page with console watching.
+async function newPage(viewport = DESKTOP) {
+  const context = await browser.newContext({ viewport, baseURL: BASE });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const t = m.text();
+    // The browser logs every non-2xx answer as "Failed to load resource";
+    // the page handles those (they are what it explains to people).
+    if (/^Failed to load resource: the server responded with a status of/.test(t)) return;
+    page.problems.push(`console error: ${t}`);
+  });
+  page.setDefaultTimeout(15000);
+  return page;
+}
+
+async function signIn(page, token = ADMIN) {
+  await page.goto('/#/signin');
+  await page.fill('#token', token);
+  await page.click('#signin-btn');
+  await page.waitForSelector('#signout', { timeout: 15000 });
+}
+
+async function shot(page, name) {
+  const file = path.join(OUT, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+// The text of the page must never be raw JSON or empty.
+async function assertReadable(page, where) {
+  const text = (await page.textContent('main')) || '';
+  assert(text.trim().length > 0, `${where}: the page is blank`);
+  assert(!/\{\s*"error"\s*:/.test(text) && !/"code"\s*:\s*"/.test(text), `${where}: raw JSON on the page: ${text.slice(0, 200)}`);
+}
+
+// ---- tests --------------------------------------------------------------------
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+test('sign in and sign out', async () => {
+  const page = await newPage();
+  await page.goto('/');
+  await page.waitForSelector('#signin-form');
+  assert(await page.isHidden('#nav'), 'navigation shows before sign-in');
+  await signIn(page);
+  await page.waitForSelector('main h1');
+  assert(await page.isVisible('#nav'), 'navigation hidden after sign-in');
+  assert(await page.evaluate(() => !!sessionStorage.getItem('quire.token')), 'token not kept in sessionStorage');
+  await page.click('#signout');
+  await page.waitForSelector('#signin-form');
+  assert(await page.evaluate(() => sessionStorage.getItem('quire.token') === null), 'sign-out left the token behind');
+  return page;
+});
+
+test('a wrong token shows a readable error', async () => {
+  if (!(await has('GET', '/api/v1/me')) && !(await has('GET', '/api/v1/admin/queue/stats'))) skip('the server has no endpoint that checks tokens yet');
+  const page = await newPage();
+  await page.goto('/#/signin');
+  await page.fill('#token', 'qr_this_is_not_a_real_token_0000000000000000');
+  await page.click('#signin-btn');
+  const err = await page.waitForSelector('#token-err');
+  const text = await err.textContent();
+  assert(/not accepted/i.test(text), `unexpected message: ${text}`);
+  assert(!/[{}]/.test(text), 'raw JSON in the message');
+  assert((await page.getAttribute('#token', 'aria-invalid')) === 'true', 'the field is not marked invalid');
+  assert(await page.isHidden('#nav'), 'signed in with a wrong token');
+  await shot(page, 'signin-error');
+  return page;
+});
+
+test('every page renders readable, without console errors (desktop and phone)', async () => {
+  const pages = [['library', '/#/library'], ['upload', '/#/upload'], ['tts', '/#/tts'], ['admin-queue', '/#/admin/queue'],
+    ['admin-workers', '/#/admin/workers'], ['admin-failed', '/#/admin/failed'], ['admin-users', '/#/admin/users'], ['not-found', '/#/nowhere']];
+  for (const [vpName, vp] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+    const page = await newPage(vp);
+    await signIn(page);
+    for (const [name, url] of pages) {
+      await page.goto(url);
+      await page.waitForSelector('main h1');
+      await page.waitForFunction(() => !document.querySelector('main .loading'), null, { timeout: 15000 }).catch(() => {});
+      await page.waitForTimeout(300);
+      await assertReadable(page, `${name} (${vpName})`);
+      if (vpName === 'phone') {
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert(overflow <= 1, `${name}: the page is ${overflow}px wider than a phone screen`);
+      }
+      await shot(page, `${name}-${vpName}`);
+    }
+    assert(page.problems.length === 0, page.problems.join('; '));
+    await page.context().close();
+  }
+  return null;
+});
+
+test('pages say "not available on this server" for missing endpoints', async () => {
+  const page = await newPage();
+  await signIn(page);
+  let checked = 0;
+  const cases = [['GET', '/api/v1/search?q=x', '/#/library', async () => { await page.fill('#search-q', 'hello'); await page.click('#search-btn'); }, '#search-results'],
+    ['GET', '/api/v1/tts/queue', '/#/tts', null, '#tts-history'],
+    ['GET', '/api/v1/admin/queue/stats', '/#/admin/queue', null, '#queue-stats'],
+    ['GET', '/api/v1/admin/workers', '/#/admin/workers', null, '#workers']];
+  for (const [m, p, url, act, sel] of cases) {
+    if (await has(m, p)) continue;
+    await page.goto(url);
+    await page.waitForSelector(sel, { state: 'attached' });
+    if (act) await act();
+    await page.waitForSelector(`${sel} .unavailable`);
+    const t = await page.textContent(`${sel} .unavailable`);
+    assert(/not available on this server/.test(t), `${url}: ${t}`);
+    checked += 1;
+  }
+  if (!checked) skip('every endpoint the pages use exists on this server');
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
+async function uploadReady() {
+  if (!(await has('POST', '/api/v1/uploads', {}))) skip('the server has no upload endpoint yet (POST /api/v1/uploads)');
+  if (!(await has('POST', '/api/v1/uploads/0/tus'))) skip('the server has no tus endpoint yet (/api/v1/uploads/{id}/tus)');
+  if (!(await has('POST', '/api/v1/audiobooks', {}))) skip('the server cannot create audiobooks yet (POST /api/v1/audiobooks)');
+}
+
+const clip = (n) => path.join(CLIPS, readdirSync(CLIPS).filter((f) => f.endsWith('.wav')).sort()[n]);
+let createdBook = null;
+
+test('upload a LibriVox clip: progress reaches 100% and the audiobook appears with its jobs', async () => {
+  await uploadReady();
+  assert(existsSync(CLIPS), `no clips at ${CLIPS}`);
+  const page = await newPage();
+  await signIn(page);
+  await page.goto('/#/upload');
+  await page.setInputFiles('#file-input', clip(0));
+  await page.waitForSelector('#filelist li');
+  await page.fill('#meta-title', 'Sense and Sensibility (browser test)');
+  await page.fill('#meta-author', 'Jane Austen');
+  await page.click('#start-upload');
+  await page.waitForFunction(() => document.querySelector('#overall')?.dataset.percent === '100', null, { timeout: 30000 });
+  const line = await page.textContent('#overall-line');
+  assert(/100%/.test(line) && /1 of 1 files/.test(line), `overall line: ${line}`);
+  await shot(page, 'upload-done');
+  await page.waitForURL(/#\/audiobooks\//, { timeout: 20000 });
+  createdBook = decodeURIComponent(page.url().split('#/audiobooks/')[1]);
+  await page.waitForSelector('#book-title');
+  assert((await page.textContent('#book-title')).includes('Sense and Sensibility'), 'wrong title on the audiobook page');
+  await page.waitForSelector('#job-list li[data-type="transcribe"]');
+  const types = await page.$$eval('#job-list li', (lis) => lis.map((l) => l.dataset.type));
+  assert(types.includes('transcribe'), `jobs: ${types}`);
+  await page.waitForTimeout(500);
+  await shot(page, 'audiobook-desktop');
+  await page.setViewportSize(PHONE);
+  await page.waitForTimeout(300);
+  await shot(page, 'audiobook-phone');
+  await page.goto('/#/library');
+  await page.waitForSelector(`.book[data-id="${createdBook}"]`);
+  await shot(page, 'library-with-book');
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
+test('an interrupted upload resumes where it stopped after a reload', async () => {
+  await uploadReady();
+  const page = await newPage();
+  await signIn(page);
+  await page.goto('/#/upload');
+  await page.evaluate(() => localStorage.setItem('quire.tusChunkBytes', String(32 * 1024)));
+  // The network drops after two chunks: later PATCHes fail.
+  let patches = 0;
+  await page.route('**/tus/**', (route) => {
+    if (route.request().method() === 'PATCH' && ++patches > 2) return route.abort('connectionreset');
+    return route.continue();
+  });
+  const file = clip(1);
+  await page.setInputFiles('#file-input', file);
+  await page.fill('#meta-title', 'Resume test');
+  await page.click('#start-upload');
+  await page.waitForFunction(() => /retrying/.test(document.querySelector('#filelist li .progline')?.textContent || ''), null, { timeout: 20000 });
+  const before = Number(await page.getAttribute('#filelist li', 'data-percent'));
+  assert(before > 0 && before < 100, `progress before the drop: ${before}%`);
+  // Reload: the page forgets the File; the upload URL is in localStorage.
+  await page.unroute('**/tus/**');
+  await page.reload();
+  await page.waitForSelector('#resume-box .notice');
+  await page.setInputFiles('#file-input', file);
+  await page.fill('#meta-title', 'Resume test');
+  await page.click('#start-upload');
+  await page.waitForFunction(() => document.querySelector('#overall')?.dataset.percent === '100', null, { timeout: 30000 });
+  const from = Number(await page.getAttribute('#filelist li', 'data-resumed-from'));
+  assert(from >= 2 * 32 * 1024, `resumed from byte ${from}, expected at least ${2 * 32 * 1024}`);
+  await page.waitForURL(/#\/audiobooks\//, { timeout: 20000 });
+  await page.evaluate(() => localStorage.removeItem('quire.tusChunkBytes'));
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
+async function workerServes(type) {
+  const r = await api('GET', '/api/v1/admin/workers');
+  if (r.status !== 200) return false;
+  return (r.data.workers || []).some((w) => w.alive !== false && (w.types || []).includes(type));
+}
+
+test('the transcribe job completes and the read-along highlight moves', async () => {
+  await uploadReady();
+  if (!createdBook) skip('no audiobook was uploaded in this run');
+  if (!(await workerServes('transcribe'))) skip('no worker serving transcribe jobs is running on this stack');
+  const page = await newPage();
+  await signIn(page);
+  await page.goto(`/#/audiobooks/${encodeURIComponent(createdBook)}`);
+  await page.waitForSelector('#job-list li[data-type="transcribe"][data-status="completed"]', { timeout: 120000 });
+  await page.waitForSelector('#transcript .w', { timeout: 30000 });
+  await page.waitForFunction(() => document.querySelector('#player')?.src, null, { timeout: 20000 });
+  await page.evaluate(() => { const a = document.querySelector('#player'); a.muted = true; return a.play(); });
+  await page.waitForFunction(() => Number(document.querySelector('#transcript')?.dataset.currentWord) >= 0, null, { timeout: 10000 });
+  const w1 = Number(await page.getAttribute('#transcript', 'data-current-word'));
+  await page.waitForTimeout(2500);
+  const w2 = Number(await page.getAttribute('#transcript', 'data-current-word'));
+  assert(w2 > w1, `the highlighted word did not move (${w1} -> ${w2})`);
+  await shot(page, 'readalong');
+  return page;
+});
+
+test('text to speech: submit a request and get audio', async () => {
+  if (!(await has('GET', '/api/v1/tts/queue'))) skip('the server has no text-to-speech endpoint yet (/api/v1/tts/queue)');
+  if (!(await workerServes('tts'))) skip('no worker serving tts jobs is running on this stack');
+  const page = await newPage();
+  await signIn(page);
+  await page.goto('/#/tts');
+  await page.fill('#tts-script', 'Hello from quire. This is a short test of speech synthesis.');
+  await page.click('#tts-submit');
+  await page.waitForURL(/#\/tts\/.+/);
+  await page.waitForSelector('#tts-audio', { timeout: 120000 });
+  await shot(page, 'tts-done');
+  return page;
+});
+
+test('admin page shows queue statistics, the chart and the workers', async () => {
+  if (!(await has('GET', '/api/v1/admin/queue/stats'))) skip('the server has no queue statistics yet (/api/v1/admin/queue/stats)');
+  const page = await newPage();
+  await signIn(page);
+  await page.goto('/#/admin/queue');
+  await page.waitForSelector('#stats-table, #no-jobs');
+  await page.waitForSelector('#queue-svg');
+  if (await page.$('#stats-table')) {
+    const rows = await page.$$eval('#stats-table tbody tr', (trs) => trs.map((t) => t.dataset.type));
+    assert(rows.length > 0, 'the stats table has no rows');
+  }
+  await shot(page, 'admin-queue-desktop');
+  if (await has('GET', '/api/v1/admin/workers')) {
+    await page.click('#tab-workers');
+    await page.waitForSelector('#workers-table, #no-workers');
+    await shot(page, 'admin-workers-desktop');
+  }
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
+test('admin can retry a failed job', async () => {
+  if (!(await has('GET', '/api/v1/jobs'))) skip('the server has no job list yet (/api/v1/jobs)');
+  const r = await api('GET', '/api/v1/jobs?status=failed');
+  const jobs = (r.data && r.data.jobs) || [];
+  if (!jobs.length) skip('no failed job on this stack to retry (no worker fails jobs here)');
+  const page = await newPage();
+  await signIn(page);
+  await page.goto('/#/admin/failed');
+  const id = jobs[0].id;
+  await page.waitForSelector(`#failed-list li[data-job-id="${id}"]`);
+  await shot(page, 'admin-failed');
+  await page.click(`#failed-list li[data-job-id="${id}"] button[data-action="retry"]`);
+  await page.waitForSelector(`#failed-list li[data-job-id="${id}"] .notice.ok`);
+  const j = await api('GET', `/api/v1/jobs/${id}`);
+  assert(j.data && j.data.status !== 'failed', `job ${id} is still ${j.data && j.data.status}`);
+  return page;
+});
+
+let userToken = null;
+async function makeUser() {
+  if (userToken) return userToken;
+  const name = `browser-${Date.now().toString(36)}`;
+  if (await has('GET', '/api/v1/admin/users')) {
+    const r = await api('POST', '/api/v1/admin/users', { json: { name, role: 'user' } });
+    if (r.status === 201 && r.data.token) { userToken = r.data.token; return userToken; }
+  }
+  const bin = process.env.QUIRE_BIN;
+  if (bin && existsSync(path.join(bin, 'quirectl'))) {
+    const out = execFileSync(path.join(bin, 'quirectl'), ['user', 'add', name], { encoding: 'utf8' }).trim().split('\n').pop().trim();
+    if (/^qr_/.test(out)) { userToken = out; return userToken; }
+  }
+  return null;
+}
+
+test('a regular user sees no admin page', async () => {
+  if (!(await has('GET', '/api/v1/me')) && !(await has('GET', '/api/v1/admin/queue/stats'))) skip('the server cannot tell users from admins yet');
+  const tok = await makeUser();
+  if (!tok) skip('cannot create a user here (no admin users endpoint, no QUIRE_BIN)');
+  const page = await newPage();
+  await signIn(page, tok);
+  assert(await page.isHidden('[data-nav="admin"]'), 'the Admin link shows for a user');
+  await page.goto('/#/admin/queue');
+  await page.waitForSelector('main .notice');
+  const t = await page.textContent('main');
+  assert(/for administrators/.test(t), `admin page for a user says: ${t.slice(0, 200)}`);
+  assert(!(await page.$('#stats-table')), 'a user sees the stats');
+  await shot(page, 'user-no-admin');
+  return page;
+});
+
+test('admin can create a user and sees the token once', async () => {
+  if (!(await has('GET', '/api/v1/admin/users'))) skip('the server has no user management yet (/api/v1/admin/users)');
+  const page = await newPage();
+  await signIn(page);
+  await page.goto('/#/admin/users');
+  await page.waitForSelector('#user-list');
+  const name = `ui-${Date.now().toString(36)}`;
+  await page.fill('#new-user-name', name);
+  await page.click('#new-user-form button[type=submit]');
+  await page.waitForSelector('#token-once');
+  assert(/^qr_/.test((await page.textContent('#token-once')).trim()), 'no token shown');
+  await page.waitForSelector(`#user-list li[data-user="${name}"]`);
+  await shot(page, 'admin-users');
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
+// ---- runner -------------------------------------------------------------------
+let passed = 0, failed = 0, skipped = 0;
+for (const t of tests) {
+  if (FILTER && !t.name.includes(FILTER)) continue;
+  const started = Date.now();
+  let page = null;
+  try {
+    page = await t.fn();
+    if (page && page.problems && page.problems.length) throw new Error(page.problems.join('; '));
+    passed += 1;
+    console.log(`ok   ${t.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    if (e instanceof Skip) {
+      skipped += 1;
+      console.log(`skip ${t.name}: ${e.message}`);
+    } else {
+      failed += 1;
+      console.log(`FAIL ${t.name}: ${String(e && e.message || e).split('\n')[0]}`);
+      if (e && e.stack) console.error(e.stack);
+    }
+  } finally {
+    if (page && page.context) await page.context().close().catch(() => {});
+  }
+}
+await browser.close();
+console.log(`screenshots: ${OUT}`);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed ? 1 : 0);
