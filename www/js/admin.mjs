@@ -4,7 +4,7 @@
 // marked), jobs in hand, GPU, done/failed and average time; failed jobs with
 // every attempt's error and Retry / Cancel; users and their tokens (create,
 // revoke; a new token is shown once). Queue and workers refresh every 5 s.
-import { get, post, del, pick, listIn, ApiError } from './api.mjs';
+import { get, post, del, pick, listIn, ApiError, session } from './api.mjs';
 import { h, replace, errorBox, notice, badge, fmtWhen, fmtDuration, parseTime, poller, field, fieldError, announce, explain } from './ui.mjs';
 import { drawChart } from './chart.mjs';
 
@@ -143,7 +143,8 @@ function queueTab(panel) {
       });
       note.textContent = 'Measured by this page every 5 seconds while it is open (the server reports current counts, not a history): backlog is jobs waiting, pending or running; throughput is jobs completed in the minute before each measurement.';
     }
-    replace(chartBox, drawChart(points, { windowMs: 3600e3 }));
+    const wpx = Math.max(300, Math.min(1100, chartBox.clientWidth || 640));
+    replace(chartBox, drawChart(points, { windowMs: 3600e3, width: wpx, height: wpx < 500 ? 200 : 240 }));
     return true;
   }
   const p = poller(tick, 5000).start();
@@ -337,7 +338,8 @@ function usersTab(panel) {
           load();
         } catch (e) { m.textContent = ` Could not revoke: ${explain(e).lead}`; }
       });
-      return h('li', null, h('span', { class: 'mono' }, `${pick(t, 'prefix') || ''}…`), pick(t, 'label') ? ` ${t.label}` : '',
+      const mine = session.who && session.who.token_id !== undefined && String(session.who.token_id) === String(tid);
+      return h('li', null, h('span', { class: 'mono' }, `${pick(t, 'prefix') || ''}…`), pick(t, 'label') ? ` ${t.label}` : '', mine ? h('strong', null, ' (the one you are signed in with)') : '',
         h('span', { class: 'muted small' }, ` created ${fmtWhen(pick(t, 'created_at'))}${pick(t, 'last_used_at') ? `, last used ${fmtWhen(t.last_used_at)}` : ', never used'} `), rv, m);
     })));
   }

@@ -140,7 +140,7 @@ export async function whoami(token) {
     try {
       const me = await get(path, o);
       const u = (me && (me.user || me)) || {};
-      return { verified: true, role: u.role || 'user', name: u.name || u.username || '', id: u.id ?? u.user_id ?? null };
+      return { verified: true, role: u.role || 'user', name: u.name || u.username || '', id: u.id ?? u.user_id ?? null, token_id: u.token_id ?? null };
     } catch (e) {
       if (!(e instanceof ApiError) || !e.unavailable) throw e;
     }

@@ -92,7 +92,7 @@ export async function render(main, [id], query) {
     replace(chaptersBox, h('ol', { class: 'chapters', id: 'chapter-list' }, chapters.map((ch, i) => {
       const n = chNum(ch, i);
       const dur = seconds(ch);
-      const btn = h('button', { type: 'button', class: 'small secondary', 'aria-current': currentCh === i ? 'true' : 'false', 'aria-label': `Play chapter ${n}: ${pick(ch, 'title', 'file_name') || ''}` }, currentCh === i ? 'Playing' : 'Play');
+      const btn = h('button', { type: 'button', class: 'small secondary', 'aria-current': currentCh === i ? 'true' : 'false', 'aria-label': `Play chapter ${n}: ${pick(ch, 'title', 'file_name') || ''}` }, currentCh === i ? 'Current' : 'Play');
       btn.addEventListener('click', () => selectChapter(i, 0, true));
       return h('li', null, h('span', null, h('strong', null, `${n}. `), pick(ch, 'title', 'file_name', 'name') || `Chapter ${n}`, h('span', { class: 'muted small' }, dur !== null ? ` · ${fmtClock(dur)}` : '')), btn);
     })));

@@ -11,6 +11,8 @@ function el(tag, attrs, text) {
   return e;
 }
 
+const fmtTick = (v) => String(+v.toFixed(v >= 10 || Number.isInteger(v) ? 0 : 2));
+
 function niceMax(v) {
   if (!(v > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
@@ -23,7 +25,7 @@ export function drawChart(points, { windowMs = 3600e3, width = 640, height = 220
   const now = Date.now();
   const t0 = now - windowMs;
   const pts = points.filter((p) => p.t >= t0 - 60e3).sort((a, b) => a.t - b.t);
-  const m = { l: 44, r: 48, t: 12, b: 28 };
+  const m = { l: 44, r: 48, t: 26, b: 28 };
   const W = width - m.l - m.r, H = height - m.t - m.b;
   const bMax = niceMax(Math.max(1, ...pts.map((p) => p.backlog)));
   const tMax = niceMax(Math.max(1, ...pts.map((p) => p.throughput)));
@@ -39,17 +41,18 @@ export function drawChart(points, { windowMs = 3600e3, width = 640, height = 220
   for (let i = 0; i <= 4; i += 1) {
     const y = m.t + (H * i) / 4;
     svg.appendChild(el('line', { class: 'gridline', x1: m.l, x2: m.l + W, y1: y, y2: y }));
-    svg.appendChild(el('text', { class: 'lbl', x: m.l - 6, y: y + 4, 'text-anchor': 'end' }, String(+(bMax * (1 - i / 4)).toFixed(1))));
-    svg.appendChild(el('text', { class: 'lbl', x: m.l + W + 6, y: y + 4 }, String(+(tMax * (1 - i / 4)).toFixed(1))));
+    svg.appendChild(el('text', { class: 'lbl', x: m.l - 6, y: y + 4, 'text-anchor': 'end' }, fmtTick(bMax * (1 - i / 4))));
+    svg.appendChild(el('text', { class: 'lbl', x: m.l + W + 6, y: y + 4 }, fmtTick(tMax * (1 - i / 4))));
   }
-  for (let k = 0; k <= 6; k += 1) {
-    const t = t0 + (windowMs * k) / 6;
+  const steps = W < 360 ? 3 : 6;
+  for (let k = 0; k <= steps; k += 1) {
+    const t = t0 + (windowMs * k) / steps;
     const mins = Math.round((now - t) / 60000);
     svg.appendChild(el('text', { class: 'lbl', x: x(t), y: m.t + H + 18, 'text-anchor': 'middle' }, mins ? `-${mins} min` : 'now'));
   }
   svg.appendChild(el('line', { class: 'axis', x1: m.l, x2: m.l + W, y1: m.t + H, y2: m.t + H }));
-  svg.appendChild(el('text', { class: 'lbl', x: 4, y: m.t + 8 }, 'jobs'));
-  svg.appendChild(el('text', { class: 'lbl', x: width - 4, y: m.t + 8, 'text-anchor': 'end' }, '/min'));
+  svg.appendChild(el('text', { class: 'lbl', x: 4, y: 12 }, 'backlog (jobs)'));
+  svg.appendChild(el('text', { class: 'lbl', x: width - 4, y: 12, 'text-anchor': 'end' }, 'finished / min'));
   if (pts.length) {
     const bl = pts.map((p) => `${x(p.t).toFixed(1)},${yb(p.backlog).toFixed(1)}`);
     const area = `M${x(pts[0].t).toFixed(1)},${yb(0)} L${bl.join(' L')} L${x(last.t).toFixed(1)},${yb(0)} Z`;

@@ -44,7 +44,12 @@ export async function render(main, params) {
 
   const stops = [];
   buildForm(formBox);
-  loadHistory(history);
+  loadHistory(history).then((ok) => {
+    if (ok !== false) return;
+    formBox.prepend(h('div', { class: 'unavailable', role: 'status', id: 'tts-unavailable' }, h('strong', null, 'Text to speech is not available on this server yet.'), ' You can look at the form, but requests cannot be sent until the server offers /api/v1/tts/queue.'));
+    const b = formBox.querySelector('#tts-submit');
+    if (b) b.disabled = true;
+  });
   if (jobId) stops.push(follow(current, jobId));
   return () => stops.forEach((s) => s());
 }
@@ -176,7 +181,9 @@ async function loadHistory(box) {
     })));
   } catch (e) {
     replace(box, errorBox(e, 'Could not load your requests', 'Text to speech'));
+    if (e instanceof ApiError && e.unavailable) return false;
   }
+  return true;
 }
 
 function follow(box, id) {

@@ -163,6 +163,7 @@ export function render(main) {
     if (running && sp > 0) parts.push(h('span', null, fmtSpeed(sp)), h('span', null, `${fmtEta((total - sent) / sp)} left`));
     replace(overallLine, parts);
     overall.dataset.percent = String(Math.floor(allDone ? 100 : p));
+    overall.dataset.done = String(allDone);
   }
 
   // drag and drop
