@@ -11,13 +11,15 @@ function el(tag, attrs, text) {
   return e;
 }
 
-const fmtTick = (v) => String(+v.toFixed(v >= 10 || Number.isInteger(v) ? 0 : 2));
+const fmtTick = (v) => String(+v.toFixed(Number.isInteger(v) ? 0 : 2));
 
+// The axis maximum: four equal steps of 1, 2, 2.5 or 5 times a power of ten.
 function niceMax(v) {
   if (!(v > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
-  return 10 * p;
+  const raw = v / 4;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 2.5, 5, 10]) if (raw <= m * p) return 4 * m * p;
+  return 40 * p;
 }
 
 // points: [{t (ms), backlog, throughput}] -> <svg>.
