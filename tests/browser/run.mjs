@@ -289,6 +289,46 @@ test('the transcribe job completes and the read-along highlight moves', async ()
   return page;
 });
 
+// The dashboard's own read-along logic, with the transcript and audio answers
+// stubbed in the browser (the words of the clip's reference transcription at
+// even times). It proves the page, not the server: the test above is the one
+// that needs a transcribing worker.
+test('read-along UI: stubbed transcript, the highlight follows playback and clicks seek', async () => {
+  await uploadReady();
+  const book = createdBook || ((await api('GET', '/api/v1/audiobooks')).data?.audiobooks || [])[0]?.audiobook_id;
+  if (!book) skip('no audiobook on this stack');
+  const words = 'and mister john dashwood had then leisure to consider how much there might be prudently in his power to do for them'.split(' ');
+  const dur = 7.0;
+  const step = dur / words.length;
+  const ws = words.map((w, i) => ({ word: w, start: +(i * step).toFixed(3), end: +((i + 0.9) * step).toFixed(3) }));
+  const transcript = { segments: [{ start: 0, end: dur / 2, text: words.slice(0, 11).join(' '), words: ws.slice(0, 11) },
+    { start: ws[11].start, end: dur, text: words.slice(11).join(' '), words: ws.slice(11) }] };
+  const page = await newPage();
+  await signIn(page);
+  await page.route('**/api/v1/audiobooks/*/chapters/1/transcript*', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(transcript) }));
+  await page.route('**/api/v1/audiobooks/*/chapters/1/audio', (r) => r.fulfill({ status: 200, contentType: 'audio/wav', path: clip(0) }));
+  await page.goto(`/#/audiobooks/${encodeURIComponent(book)}`);
+  await page.waitForSelector('#transcript .w');
+  assert((await page.$$('#transcript .w')).length === words.length, 'not every word was rendered');
+  await page.waitForFunction(() => document.querySelector('#player')?.readyState >= 1, null, { timeout: 10000 });
+  await page.evaluate(() => { const a = document.querySelector('#player'); a.muted = true; return a.play(); });
+  await page.waitForFunction(() => Number(document.querySelector('#transcript')?.dataset.currentWord) >= 1, null, { timeout: 10000 });
+  const w1 = Number(await page.getAttribute('#transcript', 'data-current-word'));
+  await page.waitForTimeout(1500);
+  const w2 = Number(await page.getAttribute('#transcript', 'data-current-word'));
+  assert(w2 > w1, `the highlighted word did not move while playing (${w1} -> ${w2})`);
+  assert((await page.$$('#transcript .w.current')).length === 1, 'not exactly one highlighted word');
+  await shot(page, 'readalong-stub');
+  // Click a late word: the player seeks to it and it is highlighted.
+  await page.evaluate(() => document.querySelector('#player').pause());
+  await page.click('#transcript .w >> nth=20');
+  await page.waitForFunction(() => document.querySelector('#transcript')?.dataset.currentWord === '20', null, { timeout: 5000 });
+  const t = await page.evaluate(() => document.querySelector('#player').currentTime);
+  assert(Math.abs(t - ws[20].start) < 0.3 || t >= ws[20].start, `seeked to ${t}, expected about ${ws[20].start}`);
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
 test('text to speech: submit a request and get audio', async () => {
   if (!(await has('GET', '/api/v1/tts/queue'))) skip('the server has no text-to-speech endpoint yet (/api/v1/tts/queue)');
   if (!(await workerServes('tts'))) skip('no worker serving tts jobs is running on this stack');
