@@ -423,7 +423,7 @@ test('admin page shows queue statistics, the chart and the workers', async () =>
   return page;
 });
 
-test('admin sees a failed job with its attempts and retries it', async () => {
+test('admin sees a failed job with its attempts, retries it, cancels the retry', async () => {
   if (!(await has('GET', '/api/v1/jobs')) || !(await has('POST', '/api/v1/jobs/0/retry'))) skip('the server has no job list or retry yet (/api/v1/jobs)');
   const id = await makeFailedJob();
   if (!/^\d+$/.test(id)) skip(id);
@@ -438,6 +438,11 @@ test('admin sees a failed job with its attempts and retries it', async () => {
   await page.waitForSelector(`#failed-list li[data-job-id="${id}"] .notice.ok`);
   const j = await api('GET', `/api/v1/jobs/${id}`);
   assert(j.data && ['pending', 'waiting'].includes(j.data.status), `job ${id} is ${j.data && j.data.status} after Retry, expected pending`);
+  await shot(page, 'admin-failed-retried');
+  await page.click(`#failed-list li[data-job-id="${id}"] button[data-action="cancel"]`);
+  await page.waitForSelector(`#failed-list li[data-job-id="${id}"] .badge.cancelled`);
+  const c = await api('GET', `/api/v1/jobs/${id}`);
+  assert(c.data && c.data.status === 'cancelled', `job ${id} is ${c.data && c.data.status} after Cancel`);
   return page;
 });
 

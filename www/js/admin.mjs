@@ -212,7 +212,7 @@ function failedTab(panel) {
   const box = h('div', { id: 'failed-jobs' }, h('p', { class: 'loading' }, 'Loading failed jobs…'));
   const refresh = h('button', { type: 'button', class: 'secondary small', id: 'refresh-failed' }, 'Refresh');
   replace(panel, h('section', { class: 'card' }, h('div', { class: 'row spread' }, h('h2', null, 'Failed jobs'), refresh),
-    h('p', { class: 'small muted' }, 'Jobs that used up their attempts. Retry puts one back in the queue with fresh attempts; Cancel gives up on it.'), box));
+    h('p', { class: 'small muted' }, 'Jobs that used up their attempts, newest first, with the error of every attempt. Retry puts a job back in the queue with fresh attempts; Cancel then stops the retried run.'), box));
   let alive = true;
   async function load() {
     let data;
@@ -237,23 +237,34 @@ function failedTab(panel) {
       const jid = pick(j, 'id', 'job_id');
       const msg = h('div', { 'aria-live': 'polite' });
       const atts = attemptsOf(j);
-      const act = (label, fn, cls) => {
+      const buttons = h('span', { class: 'row' });
+      // A failed job is final: Retry queues it again; after that, Cancel can
+      // stop the retried run (the server refuses to cancel a failed job).
+      const act = (label, fn, cls, after) => {
         const b = h('button', { type: 'button', class: `small ${cls}`, dataset: { action: label.toLowerCase() } }, label);
         b.addEventListener('click', async () => {
           b.disabled = true;
-          try { await fn(); replace(msg, notice('ok', `${label}: done.`)); announce(`Job ${jid}: ${label} done`); setTimeout(() => { if (alive) load(); }, 900); } catch (e) {
+          try {
+            const r = await fn();
+            replace(msg, notice('ok', `${label}: ${(r && r.message) || 'done'}.`));
+            announce(`Job ${jid}: ${label} done`);
+            after();
+          } catch (e) {
             replace(msg, errorBox(e, `${label} failed`)); b.disabled = false;
           }
         });
         return b;
       };
+      const showRetry = () => replace(buttons, act('Retry', () => post(`/api/v1/jobs/${encodeURIComponent(jid)}/retry`, {}), 'secondary', showCancel));
+      const showCancel = () => replace(buttons, badge('pending', 'queued again'), act('Cancel', () => del(`/api/v1/jobs/${encodeURIComponent(jid)}`), 'danger', () => replace(buttons, badge('cancelled'))));
+      showRetry();
       const maxA = pick(j, 'max_attempts');
       const nA = typeof j.attempts === 'number' ? j.attempts : atts ? atts.length : null;
       return h('li', { dataset: { jobId: String(jid) } },
         h('div', { class: 'row spread' },
           h('span', null, h('strong', null, `${pick(j, 'type', 'job_type') || 'job'} #${jid}`), pick(j, 'audiobook_id') ? h('span', null, ' · ', h('a', { href: `#/audiobooks/${encodeURIComponent(j.audiobook_id)}` }, `audiobook ${j.audiobook_id}`)) : null,
             h('span', { class: 'muted small' }, nA !== null ? ` · ${nA}${maxA ? ` of ${maxA}` : ''} attempts` : '', pick(j, 'finished_at', 'completed_at') ? ` · failed ${fmtWhen(pick(j, 'finished_at', 'completed_at'))}` : '')),
-          h('span', { class: 'row' }, act('Retry', () => post(`/api/v1/jobs/${encodeURIComponent(jid)}/retry`, {}), 'secondary'), act('Cancel', () => del(`/api/v1/jobs/${encodeURIComponent(jid)}`), 'danger'))),
+          buttons),
         atts && atts.length ? h('ol', { class: 'attempts', 'aria-label': 'Attempts' }, atts.map((a, i) => {
           if (typeof a === 'string') return h('li', null, a);
           return h('li', null, h('strong', null, `Attempt ${pick(a, 'attempt', 'n') ?? i + 1}`), pick(a, 'outcome', 'status') ? ` (${pick(a, 'outcome', 'status')})` : '',
