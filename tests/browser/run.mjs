@@ -170,6 +170,24 @@ test('sign in and sign out', async () => {
   return page;
 });
 
+test('sign-in works with the keyboard alone', async () => {
+  const page = await newPage();
+  await page.goto('/#/signin');
+  await page.waitForSelector('#signin-form');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'token'), 'the token field does not have focus');
+  await page.keyboard.type(ADMIN);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#signout');
+  // The skip link is the first thing Tab reaches and it moves focus to the page.
+  await page.keyboard.press('Tab');
+  const first = await page.evaluate(() => document.activeElement && document.activeElement.id);
+  if (first === 'skip-link') {
+    await page.keyboard.press('Enter');
+    assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'main'), 'the skip link did not move focus to the page');
+  }
+  return page;
+});
+
 test('a wrong token shows a readable error', async () => {
   if (!(await has('GET', '/api/v1/me')) && !(await has('GET', '/api/v1/admin/queue/stats'))) skip('the server has no endpoint that checks tokens yet');
   const page = await newPage();
@@ -198,6 +216,15 @@ test('every page renders readable, without console errors (desktop and phone)', 
       await page.waitForFunction(() => !document.querySelector('main .loading'), null, { timeout: 15000 }).catch(() => {});
       await page.waitForTimeout(300);
       await assertReadable(page, `${name} (${vpName})`);
+      // Every control has a name a screen reader can say.
+      const unnamed = await page.evaluate(() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href], [role=button], [role=tab]')]
+        .filter((el) => el.offsetParent !== null || el.classList.contains('sr-only'))
+        .filter((el) => {
+          const aria = el.getAttribute('aria-label') || (el.getAttribute('aria-labelledby') || '').split(' ').map((id) => document.getElementById(id)?.textContent || '').join('');
+          const label = el.labels && [...el.labels].map((l) => l.textContent).join('');
+          return !((aria || '').trim() || (label || '').trim() || (el.textContent || '').trim() || el.getAttribute('title'));
+        }).map((el) => el.outerHTML.slice(0, 80)));
+      assert(unnamed.length === 0, `${name}: controls without an accessible name: ${unnamed.join(' | ')}`);
       if (vpName === 'phone') {
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert(overflow <= 1, `${name}: the page is ${overflow}px wider than a phone screen`);
