@@ -6,7 +6,7 @@
 // A test the server cannot support yet is skipped with its reason, never
 // passed. The last line is "N passed, N failed, N skipped".
 import { chromium } from 'playwright-core';
-import { mkdirSync, existsSync, readdirSync } from 'node:fs';
+import { mkdirSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 
@@ -302,6 +302,34 @@ test('upload a LibriVox clip: progress reaches 100% and the audiobook appears wi
   await page.goto('/#/library');
   await page.waitForSelector(`.book[data-id="${createdBook}"]`);
   await shot(page, 'library-with-book');
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
+test('several files by drag and drop become chapters in name order', async () => {
+  await uploadReady();
+  const page = await newPage();
+  await signIn(page);
+  await page.goto('/#/upload');
+  // Drop two clips (in reverse order) on the drop zone, as a person would.
+  const files = [clip(4), clip(3)].map((f) => ({ name: path.basename(f), b64: readFileSync(f).toString('base64') }));
+  const dt = await page.evaluateHandle((fs) => {
+    const d = new DataTransfer();
+    for (const f of fs) d.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name, { type: 'audio/wav' }));
+    return d;
+  }, files);
+  await page.dispatchEvent('#dropzone', 'drop', { dataTransfer: dt });
+  await page.waitForSelector('#filelist li:nth-child(2)');
+  const order = await page.$$eval('#filelist li', (lis) => lis.map((l) => l.dataset.file));
+  assert(order[0] < order[1], `files not in name order: ${order}`);
+  await page.fill('#meta-title', 'Two chapters (browser test)');
+  await page.click('#start-upload');
+  await page.waitForFunction(() => document.querySelector('#overall')?.dataset.done === 'true', null, { timeout: 30000 });
+  await page.waitForURL(/#\/audiobooks\//, { timeout: 20000 });
+  await page.waitForSelector('#chapter-list li:nth-child(2)');
+  const chapters = await page.$$eval('#chapter-list li', (lis) => lis.map((l) => l.textContent));
+  assert(chapters.length === 2 && chapters[0].includes(order[0].replace(/\.wav$/, '')), `chapters: ${chapters}`);
+  await page.waitForSelector('#job-list li[data-type="transcribe"]:nth-child(2)');
   assert(page.problems.length === 0, page.problems.join('; '));
   return page;
 });
