@@ -404,7 +404,7 @@ test('the transcribe job completes and the read-along highlight moves', async ()
 // stubbed in the browser (the words of the clip's reference transcription at
 // even times). It proves the page, not the server: the test above is the one
 // that needs a transcribing worker.
-test('read-along UI: stubbed transcript, the highlight follows playback and clicks seek', async () => {
+test('read-along UI (stubbed transcript, summary, tags): the highlight follows playback; words and summary sentences seek', async () => {
   await uploadReady();
   const book = createdBook || ((await api('GET', '/api/v1/audiobooks')).data?.audiobooks || [])[0]?.audiobook_id;
   if (!book) skip('no audiobook on this stack');
@@ -418,7 +418,17 @@ test('read-along UI: stubbed transcript, the highlight follows playback and clic
   await signIn(page);
   await page.route('**/api/v1/audiobooks/*/chapters/1/transcript*', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(transcript) }));
   await page.route('**/api/v1/audiobooks/*/chapters/1/audio', (r) => r.fulfill({ status: 200, contentType: 'audio/wav', path: clip(0) }));
+  // The book as the server sends it, plus a summary and tags (the text jobs' output).
+  await page.route(`**/api/v1/audiobooks/${book}`, async (r) => {
+    const res = await r.fetch();
+    const b = await res.json();
+    b.summary = { text: 'Mister John Dashwood had leisure to consider.', sentences: [{ text: 'how much there might be prudently in his power', start: 3.5, end: 6, chapter: 1 }] };
+    b.tags = [{ tag: 'dashwood', score: 0.9 }, { tag: 'leisure', score: 0.4 }];
+    await r.fulfill({ response: res, json: b });
+  });
   await page.goto(`/#/audiobooks/${encodeURIComponent(book)}`);
+  await page.waitForSelector('#book-tags .tag');
+  assert((await page.$$eval('#book-tags .tag', (t) => t.map((x) => x.textContent))).join() === 'dashwood,leisure', 'tags not shown');
   await page.waitForSelector('#transcript .w');
   assert((await page.$$('#transcript .w')).length === words.length, 'not every word was rendered');
   await page.waitForFunction(() => document.querySelector('#player')?.readyState >= 1, null, { timeout: 10000 });
@@ -436,7 +446,86 @@ test('read-along UI: stubbed transcript, the highlight follows playback and clic
   await page.waitForFunction(() => document.querySelector('#transcript')?.dataset.currentWord === '20', null, { timeout: 5000 });
   const t = await page.evaluate(() => document.querySelector('#player').currentTime);
   assert(Math.abs(t - ws[20].start) < 0.3 || t >= ws[20].start, `seeked to ${t}, expected about ${ws[20].start}`);
+  // A summary sentence plays from its time.
+  await page.evaluate(() => document.querySelector('#player').pause());
+  await page.click('#summary-sentences button');
+  await page.waitForFunction(() => Math.abs(document.querySelector('#player').currentTime - 3.5) < 0.6, null, { timeout: 5000 });
   assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
+test('search UI (stubbed answers): results open the audiobook at the moment', async () => {
+  await uploadReady();
+  const book = createdBook || ((await api('GET', '/api/v1/audiobooks')).data?.audiobooks || [])[0]?.audiobook_id;
+  if (!book) skip('no audiobook on this stack');
+  const page = await newPage();
+  await signIn(page);
+  await page.route('**/api/v1/search?*', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({
+    query: 'dashwood', results: [{ audiobook_id: book, audiobook_title: 'Sense and Sensibility', chapter: 1, start: 4.2, end: 7.0, score: 0.83, text: 'mister john dashwood had then leisure' }] }) }));
+  await page.route('**/api/v1/audiobooks/*/chapters/1/audio', (r) => r.fulfill({ status: 200, contentType: 'audio/wav', path: clip(0) }));
+  await page.goto('/#/library');
+  await page.fill('#search-q', 'dashwood');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#search-hits li a');
+  assert(/at 0:04/.test(await page.textContent('#search-hits li a')), 'the result does not say its time');
+  await shot(page, 'search-stub');
+  await page.click('#search-hits li a');
+  await page.waitForSelector('#book-title');
+  await page.waitForFunction(() => Math.abs((document.querySelector('#player')?.currentTime || 0) - 4.2) < 0.5, null, { timeout: 10000 });
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
+test('text to speech UI (stubbed answers): submit, chapter progress, play and download', async () => {
+  const page = await newPage();
+  await signIn(page);
+  let polls = 0;
+  let posted = null;
+  await page.route('**/api/v1/voices', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ engines: [{ name: 'flite', voices: [{ id: 'slt', language: 'en' }, { id: 'kal', language: 'en' }] }, { name: 'espeak-ng', voices: [{ id: 'hi', language: 'hi' }] }] }) }));
+  await page.route('**/api/v1/tts/queue?*', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ jobs: [] }) }));
+  await page.route('**/api/v1/tts/queue', (r) => { posted = r.request().postDataJSON(); return r.fulfill({ status: 202, contentType: 'application/json', body: JSON.stringify({ job_id: 'stub1', status: 'queued', status_url: '/api/v1/tts/queue/stub1' }) }); });
+  await page.route('**/api/v1/tts/queue/stub1', (r) => {
+    polls += 1;
+    const done = polls >= 3;
+    return r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({
+      job_id: 'stub1', status: done ? 'completed' : 'processing', progress_percent: done ? 100 : 50, progress_message: done ? 'done' : 'chapter 2 of 2',
+      current_chapter: done ? 2 : 2, total_chapters: 2, error: null, audio_url: '/api/v1/tts/queue/stub1/audio',
+      chapters: [{ title: 'One', status: 'completed', progress_percent: 100 }, { title: 'Two', status: done ? 'completed' : 'processing', progress_percent: done ? 100 : 10 }] }) });
+  });
+  await page.route('**/api/v1/tts/queue/stub1/audio', (r) => r.fulfill({ status: 200, contentType: 'audio/wav', path: clip(1) }));
+  await page.goto('/#/tts');
+  await page.waitForSelector('#tts-voice option[value="kal"]', { state: 'attached' });
+  await page.check('#mode-book');
+  await page.fill('#tts-title', 'A tiny book');
+  await page.fill('#tts-chapters textarea', 'The first chapter.');
+  await page.click('#add-chapter');
+  await page.fill('#tts-chapters .chapter-edit:nth-child(2) textarea', 'The second chapter.');
+  await page.selectOption('#tts-format', 'm4b');
+  await page.click('#tts-submit');
+  await page.waitForURL(/#\/tts\/stub1/);
+  await page.waitForSelector('#tts-chapter-progress li:nth-child(2)');
+  await page.waitForSelector('#tts-audio', { timeout: 15000 });
+  assert(posted && posted.chapters.length === 2 && posted.voice_settings.engine === 'flite' && posted.format === 'm4b', `posted: ${JSON.stringify(posted)}`);
+  await page.waitForTimeout(300);
+  await shot(page, 'tts-stub');
+  const dl = page.waitForEvent('download');
+  await page.click('#tts-download');
+  const d = await dl;
+  assert(/^speech-stub1\./.test(d.suggestedFilename()), `download named ${d.suggestedFilename()}`);
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
+test('text to speech UI (stubbed answers): a 422 is shown on the field it names', async () => {
+  const page = await newPage();
+  await signIn(page);
+  await page.route('**/api/v1/tts/queue?*', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: '{"jobs":[]}' }));
+  await page.route('**/api/v1/tts/queue', (r) => r.fulfill({ status: 422, contentType: 'application/json', body: JSON.stringify({ error: { code: 'validation_failed', message: "field 'voice_settings.speed' must be between 0.5 and 2.0", request_id: 'abc' } }) }));
+  await page.goto('/#/tts');
+  await page.fill('#tts-script', 'Hello.');
+  await page.click('#tts-submit');
+  const err = await page.waitForSelector('#tts-speed-err');
+  assert(/between 0\.5 and 2\.0/.test(await err.textContent()), 'the speed error is not on the speed field');
   return page;
 });
 
@@ -530,6 +619,24 @@ test('a regular user sees no admin page', async () => {
   assert(/for administrators/.test(t), `admin page for a user says: ${t.slice(0, 200)}`);
   assert(!(await page.$('#stats-table')), 'a user sees the stats');
   await shot(page, 'user-no-admin');
+  return page;
+});
+
+test('a token revoked while signed in returns the page to sign-in with a message', async () => {
+  if (!(await has('GET', '/api/v1/admin/users'))) skip('the server has no user management yet (/api/v1/admin/users)');
+  const r = await api('POST', '/api/v1/admin/users', { json: { name: `revoke-${Date.now().toString(36)}`, role: 'user' } });
+  assert(r.status === 201, `user not created: ${r.status}`);
+  const page = await newPage();
+  await signIn(page, r.data.token);
+  await page.goto('/#/library');
+  await page.waitForSelector('#book-list');
+  const rv = await api('DELETE', `/api/v1/admin/tokens/${r.data.token_id}`);
+  assert(rv.status === 200, `revoke answered ${rv.status}`);
+  await page.goto('/#/upload');
+  await page.goto('/#/library');
+  await page.waitForSelector('#signin-form');
+  assert(/no longer accepted/.test(await page.textContent('#signin-form')), 'no message about the revoked token');
+  assert(await page.evaluate(() => sessionStorage.getItem('quire.token') === null), 'the revoked token is still kept');
   return page;
 });
 

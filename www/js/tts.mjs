@@ -222,7 +222,7 @@ function follow(box, id) {
         const b = progressBar(`Chapter ${i + 1} progress`);
         b.set(cp, { done: cs === 'completed', failed: cs === 'failed' });
         const n = pick(c, 'number', 'index') ?? i + 1;
-        const dl = cs === 'completed' ? h('button', { type: 'button', class: 'link small' }, 'Download') : null;
+        const dl = cs === 'completed' ? h('button', { type: 'button', class: 'link small', 'aria-label': `Download chapter ${n}` }, 'Download') : null;
         if (dl) dl.addEventListener('click', () => download(pick(c, 'audio_url') || `${base}/chapters/${encodeURIComponent(n)}/audio`, `chapter-${n}`));
         return h('li', null, h('div', { class: 'row spread' }, h('span', null, pick(c, 'title') || `Chapter ${n}`), h('span', { class: 'row' }, badge(cs), dl)), b);
       })) : null);
