@@ -151,6 +151,34 @@ async function makeFailedJob() {
   return `job ${id} did not fail in 30 s`;
 }
 
+// Runs in the page: visible text whose colour contrast with its background is
+// under WCAG AA (4.5:1, or 3:1 for large text). Disabled controls are exempt.
+function lowContrast() {
+  const parse = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null; const v = m[1].split(/[ ,/]+/).filter(Boolean).map(Number); return { r: v[0], g: v[1], b: v[2], a: v.length > 3 ? v[3] : 1 }; };
+  const lum = ({ r, g, b }) => { const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const bgOf = (el) => { for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor); if (c && c.a > 0.5) return c; } return { r: 255, g: 255, b: 255, a: 1 }; };
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || seen.has(el) || !n.textContent.trim() || el.closest('svg, .sr-only, [hidden], option, :disabled, script, style, noscript')) continue;
+    seen.add(el);
+    const r = el.getBoundingClientRect();
+    if (!r.width || !r.height) continue;
+    const cs = getComputedStyle(el);
+    if (cs.visibility === 'hidden' || Number(cs.opacity) === 0) continue;
+    const fg = parse(cs.color), bg = bgOf(el);
+    if (!fg) continue;
+    const L1 = lum(fg), L2 = lum(bg);
+    const ratio = (Math.max(L1, L2) + 0.05) / (Math.min(L1, L2) + 0.05);
+    const size = parseFloat(cs.fontSize), bold = Number(cs.fontWeight) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < need) out.push(`"${n.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}:1`);
+  }
+  return out;
+}
+
 // ---- tests --------------------------------------------------------------------
 const tests = [];
 const test = (name, fn) => tests.push({ name, fn });
@@ -225,6 +253,8 @@ test('every page renders readable, without console errors (desktop and phone)', 
           return !((aria || '').trim() || (label || '').trim() || (el.textContent || '').trim() || el.getAttribute('title'));
         }).map((el) => el.outerHTML.slice(0, 80)));
       assert(unnamed.length === 0, `${name}: controls without an accessible name: ${unnamed.join(' | ')}`);
+      const low = await page.evaluate(lowContrast);
+      assert(low.length === 0, `${name}: text below WCAG AA contrast: ${low.slice(0, 5).join(' | ')}`);
       if (vpName === 'phone') {
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert(overflow <= 1, `${name}: the page is ${overflow}px wider than a phone screen`);

@@ -14,11 +14,12 @@ const LANGS = [['en', 'English'], ['hi', 'Hindi'], ['de', 'German'], ['fr', 'Fre
 
 // A short, non-reversible tag of the token so one user's unfinished upload is
 // not offered to another who signs in on the same browser.
-function owner() {
+function fnv(str) {
   let x = 0x811c9dc5;
-  for (const c of session.token) { x ^= c.charCodeAt(0); x = Math.imul(x, 0x01000193) >>> 0; }
+  for (let i = 0; i < str.length; i++) { x ^= str.charCodeAt(i); x = Math.imul(x, 0x01000193) >>> 0; }
   return x.toString(16);
 }
+function owner() { return fnv(session.token); }
 const keyOf = (f) => `${f.name}|${f.size}|${f.lastModified}`;
 
 function loadPending() {
@@ -28,6 +29,12 @@ function loadPending() {
   } catch { return null; }
 }
 function savePending(p) { if (p) localStorage.setItem(STORE, JSON.stringify(p)); else localStorage.removeItem(STORE); }
+
+function randomKey() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+}
 
 function naturalCompare(a, b) { return a.localeCompare(b, undefined, { numeric: true, sensitivity: 'base' }); }
 
@@ -205,7 +212,7 @@ export function render(main) {
         const s = await post('/api/v1/uploads', { upload_type: items.length > 1 ? 'multi' : 'single', total_files: items.length, total_size_bytes: total });
         const id = pick(s, 'upload_id', 'id');
         if (id === undefined) throw new ApiError({ status: 200, code: 'bad_response', message: 'The server did not return an upload id.' });
-        pending = { owner: owner(), upload_id: id, started: new Date().toISOString(), files: [] };
+        pending = { owner: owner(), upload_id: id, started: new Date().toISOString(), files: [], idem: randomKey() };
         items.forEach((it) => { it.url = null; it.done = false; });
       }
       pending.files = items.map((it) => ({ key: it.key, name: it.file.name, size: it.file.size, url: it.url, done: it.done }));
@@ -258,10 +265,15 @@ export function render(main) {
       }
       // 3. the audiobook
       submit.textContent = 'Creating audiobook…';
-      const book = await post('/api/v1/audiobooks', {
+      // The same Idempotency-Key for every try with this upload: if an answer
+      // is lost on the way back, trying again cannot make a second audiobook.
+      // The key includes a hash of the body, so a corrected form is a new request.
+      if (!pending.idem) { pending.idem = randomKey(); savePending(pending); }
+      const meta = {
         upload_id: pending.upload_id, title: title.value.trim(), author: author.value.trim(),
         description: desc.value.trim(), language: lang.value, is_public: isPublic.checked,
-      });
+      };
+      const book = await post('/api/v1/audiobooks', meta, { headers: { 'Idempotency-Key': `${pending.idem}-${fnv(JSON.stringify(meta))}` } });
       const bookId = pick(book, 'audiobook_id', 'id');
       pending.created = bookId;
       savePending(null);
