@@ -597,6 +597,27 @@ test('admin page shows queue statistics, the chart and the workers', async () =>
   return page;
 });
 
+test('workers UI (stubbed answers): heartbeat age, jobs in hand, stale workers marked', async () => {
+  const page = await newPage();
+  await signIn(page);
+  if (!(await page.isVisible('[data-nav="admin"]'))) skip('this token is not an admin here');
+  const now = Date.now();
+  const iso = (ago) => new Date(now - ago * 1000).toISOString();
+  await page.route('**/api/v1/admin/workers', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ total: 2, online: 1, workers: [
+    { id: 'gpu-1', hostname: 'gpu-host', types: ['transcribe', 'embed'], gpu: 'RTX 4090', status: 'online', alive: true, concurrency: 4, current_jobs: 3, jobs_completed: 120, jobs_failed: 2, stats: { transcribe: 41.5 }, last_heartbeat: iso(3) },
+    { id: 'cpu-7', hostname: 'cpu-host', types: ['tts'], gpu: 'none', status: 'online', alive: false, concurrency: 2, current_jobs: 1, jobs_completed: 9, jobs_failed: 0, stats: null, last_heartbeat: iso(300) }] }) }));
+  await page.goto('/#/admin/workers');
+  await page.waitForSelector('#workers-table');
+  const stale = await page.$$eval('#workers-table tbody tr', (trs) => trs.map((t) => `${t.dataset.worker}:${t.dataset.stale}`));
+  assert(stale.join() === 'gpu-1:false,cpu-7:true', `stale marks: ${stale}`);
+  const row = await page.textContent('#workers-table tr[data-worker="gpu-1"]');
+  assert(/3 \/ 4/.test(row) && /RTX 4090/.test(row) && /transcribe 4\d s/.test(row), `worker row: ${row}`);
+  assert(/stale/.test(await page.textContent('#workers-table tr[data-worker="cpu-7"]')), 'the stale worker is not marked');
+  await shot(page, 'admin-workers-stub');
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
 test('admin sees a failed job with its attempts, retries it, cancels the retry', async () => {
   if (!(await has('GET', '/api/v1/jobs')) || !(await has('POST', '/api/v1/jobs/0/retry'))) skip('the server has no job list or retry yet (/api/v1/jobs)');
   const id = await makeFailedJob();

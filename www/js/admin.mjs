@@ -4,7 +4,7 @@
 // marked), jobs in hand, GPU, done/failed and average time; failed jobs with
 // every attempt's error and Retry / Cancel; users and their tokens (create,
 // revoke; a new token is shown once). Queue and workers refresh every 5 s.
-import { get, post, del, pick, listIn, ApiError, session } from './api.mjs';
+import { get, post, del, pick, listIn, ApiError, session, serverNow } from './api.mjs';
 import { h, replace, errorBox, notice, badge, fmtWhen, fmtDuration, parseTime, poller, field, fieldError, announce, explain } from './ui.mjs';
 import { drawChart } from './chart.mjs';
 
@@ -163,7 +163,7 @@ function workersTab(panel) {
     }
     const ws = listIn(data, 'workers');
     if (!ws.length) { replace(box, h('p', { class: 'muted', id: 'no-workers' }, 'No workers have registered. Jobs wait in the queue until a worker starts (quire-worker).')); return true; }
-    const now = Date.now();
+    const now = serverNow();
     replace(box, h('div', { class: 'table-wrap' }, h('table', { id: 'workers-table' },
       h('caption', { class: 'sr-only' }, 'Workers'),
       h('thead', null, h('tr', null, ['Worker', 'Status', 'Heartbeat', 'Jobs in hand', 'Types', 'GPU', 'Done', 'Failed', 'Avg time'].map((c, i) => h('th', { scope: 'col', class: i >= 3 && i !== 4 && i !== 5 ? 'num' : null }, c)))),
@@ -183,7 +183,7 @@ function workersTab(panel) {
         }
         const inHand = pick(w, 'current_jobs', 'jobs_in_hand', 'running');
         const conc = pick(w, 'concurrency', 'slots');
-        return h('tr', { class: stale ? 'stale' : null, dataset: { worker: String(pick(w, 'id', 'worker_id')), stale: String(stale) } },
+        return h('tr', { class: stale ? 'stale' : st === 'offline' ? 'offline' : null, dataset: { worker: String(pick(w, 'id', 'worker_id')), stale: String(stale) } },
           h('th', { scope: 'row' }, String(pick(w, 'id', 'worker_id')), pick(w, 'hostname') ? h('div', { class: 'small muted' }, pick(w, 'hostname')) : null),
           h('td', null, stale ? badge('stale', 'stale') : badge(st)),
           h('td', null, age === null ? '—' : `${fmtDuration(age)} ago`),

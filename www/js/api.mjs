@@ -70,6 +70,15 @@ export async function errorFrom(res, path) {
   return new ApiError({ status: res.status, code, message, requestId, path, unavailable: isUnavailable(res.status, code, message) });
 }
 
+// The server's clock, from the Date header of its answers (1 s resolution),
+// so ages such as "heartbeat 5 s ago" do not depend on this computer's clock.
+let skewMs = 0;
+function noteServerTime(res) {
+  const d = Date.parse(res.headers.get('Date') || '');
+  if (Number.isFinite(d)) skewMs = d + 500 - Date.now();
+}
+export function serverNow() { return Date.now() + (Math.abs(skewMs) > 2000 ? skewMs : 0); }
+
 const listeners = new Set();
 // Called with the ApiError when a signed-in request gets 401 (token revoked).
 export function onUnauthorized(fn) { listeners.add(fn); return () => listeners.delete(fn); }
@@ -93,6 +102,7 @@ export async function request(path, opts = {}) {
     if (e && e.name === 'AbortError') throw e;
     throw new ApiError({ status: 0, code: 'network', message: '', path });
   }
+  noteServerTime(res);
   if (!res.ok) {
     const err = await errorFrom(res, path);
     if (res.status === 401 && !opts.quiet401 && token) listeners.forEach((fn) => fn(err));
