@@ -364,6 +364,31 @@ test('several files by drag and drop become chapters in name order', async () =>
   return page;
 });
 
+test('a short network drop during an upload is retried by itself', async () => {
+  await uploadReady();
+  const page = await newPage();
+  await signIn(page);
+  await page.goto('/#/upload');
+  await page.evaluate(() => localStorage.setItem('quire.tusChunkBytes', String(32 * 1024)));
+  let patches = 0;
+  await page.route('**/tus/**', (route) => {
+    if (route.request().method() === 'PATCH') { patches += 1; if (patches === 3 || patches === 4) return route.abort('connectionreset'); }
+    return route.continue();
+  });
+  await page.setInputFiles('#file-input', clip(2));
+  await page.fill('#meta-title', 'Retry test');
+  await page.click('#start-upload');
+  await page.waitForFunction(() => document.querySelector('#overall')?.dataset.done === 'true', null, { timeout: 30000 });
+  assert(patches >= 5, `only ${patches} PATCH requests`);
+  const from = Number(await page.getAttribute('#filelist li', 'data-resumed-from'));
+  assert(from >= 2 * 32 * 1024, `went on from byte ${from}, expected at least ${2 * 32 * 1024}`);
+  await page.waitForURL(/#\/audiobooks\//, { timeout: 20000 });
+  await page.evaluate(() => localStorage.removeItem('quire.tusChunkBytes'));
+  page.problems = page.problems.filter((x) => !/net::ERR_CONNECTION_RESET/.test(x));
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
 test('an interrupted upload resumes where it stopped after a reload', async () => {
   await uploadReady();
   const page = await newPage();

@@ -44,6 +44,7 @@ export function render(main) {
   let running = false;
   let current = null;      // the TusUpload in flight
   let destroyed = false;
+  let lastNetworkFailure = false;
 
   const fileInput = h('input', { type: 'file', id: 'file-input', multiple: true, class: 'sr-only', accept: 'audio/*,.mp3,.m4a,.m4b,.flac,.ogg,.opus,.wav' });
   const chooseBtn = h('label', { for: 'file-input', class: 'button secondary', tabindex: '0', role: 'button', id: 'choose-files' }, 'Choose files');
@@ -249,6 +250,7 @@ export function render(main) {
             return;
           }
           it.error = e;
+          lastNetworkFailure = e instanceof ApiError && (e.code === 'network' || e.status >= 500);
           paintItem(it);
           replace(it.err, errorBox(e, `Could not upload ${it.file.name}`, 'Resumable (tus) uploading'));
           submit.textContent = 'Try again';
@@ -296,6 +298,16 @@ export function render(main) {
     }
   }
 
+  // Back online after the retries gave up: carry on by itself.
+  const onOnline = () => {
+    if (!running && lastNetworkFailure && items.length && !destroyed) {
+      lastNetworkFailure = false;
+      replace(status, notice('info', 'The connection is back; continuing the upload.'));
+      run();
+    }
+  };
+  window.addEventListener('online', onOnline);
+
   showResume();
-  return () => { destroyed = true; if (current) current.pause(); };
+  return () => { destroyed = true; window.removeEventListener('online', onOnline); if (current) current.pause(); };
 }
