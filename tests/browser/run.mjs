@@ -329,6 +329,16 @@ test('upload a LibriVox clip: progress reaches 100% and the audiobook appears wi
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert(overflow <= 1, `the audiobook page is ${overflow}px wider than a phone screen`);
   await shot(page, 'audiobook-phone');
+  // Edit the details: a bad language is shown on its field, a good one saved.
+  await page.setViewportSize(DESKTOP);
+  await page.click('#edit-book');
+  await page.fill('#edit-language', 'not a language!');
+  await page.click('#edit-form button[type=submit]');
+  await page.waitForSelector('#edit-language-err');
+  await page.fill('#edit-language', 'en');
+  await page.fill('#edit-title', 'Sense and Sensibility (edited)');
+  await page.click('#edit-form button[type=submit]');
+  await page.waitForFunction(() => /edited/.test(document.querySelector('#book-title')?.textContent || ''));
   await page.goto('/#/library');
   await page.waitForSelector(`.book[data-id="${createdBook}"]`);
   await shot(page, 'library-with-book');

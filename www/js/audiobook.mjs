@@ -4,8 +4,8 @@
 // (each sentence plays from its time), the transcript with read-along (the
 // word being spoken is highlighted; click a word or a segment time to seek)
 // and downloads of SRT, VTT, text and audio.
-import { get, del, post, blob, pick, listIn, seconds, tagsOf, percentOf, ACTIVE, ApiError } from './api.mjs';
-import { h, replace, errorBox, notice, badge, progressBar, fmtClock, fmtDuration, fmtWhen, poller, saveBlob, announce, explain, unavailableBox } from './ui.mjs';
+import { get, del, post, put, blob, pick, listIn, seconds, tagsOf, percentOf, ACTIVE, ApiError } from './api.mjs';
+import { h, replace, errorBox, notice, badge, progressBar, fmtClock, fmtDuration, fmtWhen, poller, saveBlob, announce, explain, unavailableBox, field, fieldError } from './ui.mjs';
 import { ReadAlong, parseTranscript } from './readalong.mjs';
 
 const POLL_MS = 1500;
@@ -65,6 +65,15 @@ export async function render(main, [id], query) {
     const dur = seconds(book, 'total_duration_seconds');
     const delBtn = h('button', { type: 'button', class: 'danger small', id: 'delete-book' }, 'Delete');
     const delMsg = h('div', { 'aria-live': 'polite' });
+    const editBtn = h('button', { type: 'button', class: 'secondary small', id: 'edit-book', 'aria-expanded': 'false', 'aria-controls': 'edit-form' }, 'Edit details');
+    const editBox = h('div', { id: 'edit-box' });
+    editBtn.addEventListener('click', () => {
+      const open = editBtn.getAttribute('aria-expanded') === 'true';
+      editBtn.setAttribute('aria-expanded', String(!open));
+      if (open) { replace(editBox); return; }
+      replace(editBox, editForm(() => { editBtn.setAttribute('aria-expanded', 'false'); replace(editBox); }));
+      editBox.querySelector('input').focus();
+    });
     delBtn.addEventListener('click', async () => {
       if (!window.confirm(`Delete “${pick(book, 'title') || 'this audiobook'}” and its files? Its running jobs are cancelled.`)) return;
       delBtn.disabled = true;
@@ -76,13 +85,47 @@ export async function render(main, [id], query) {
     });
     replace(head,
       h('p', { class: 'small' }, h('a', { href: '#/library' }, '← Library')),
-      h('div', { class: 'page-head' }, h('h1', { id: 'book-title' }, pick(book, 'title') || '(untitled)'), h('div', { class: 'row' }, badge(st), delBtn)),
+      h('div', { class: 'page-head' }, h('h1', { id: 'book-title' }, pick(book, 'title') || '(untitled)'), h('div', { class: 'row' }, badge(st), editBtn, delBtn)),
       h('p', { class: 'muted' }, [pick(book, 'author') || 'Unknown author', pick(book, 'language') ? `language ${pick(book, 'language')}` : null,
         dur !== null ? fmtDuration(dur) : null, pick(book, 'is_public') ? 'public' : 'private', pick(book, 'created_at') ? `added ${fmtWhen(pick(book, 'created_at'))}` : null].filter(Boolean).join(' · ')),
       pick(book, 'description') ? h('p', null, pick(book, 'description')) : null,
       tags.length ? h('ul', { class: 'tags', 'aria-label': 'Tags', id: 'book-tags' }, tags.map((t) => h('li', { class: 'tag', title: t.score !== null ? `score ${Number(t.score).toFixed(2)}` : null }, t.name))) : h('p', { class: 'small muted', id: 'book-tags' }, 'No tags yet; they appear after transcription.'),
       st === 'failed' && pick(book, 'error') ? notice('error', 'Processing failed.', pick(book, 'error')) : null,
-      delMsg);
+      delMsg, editBox);
+  }
+
+  // Title, author, description, language and visibility, saved with PUT.
+  function editForm(close) {
+    const t = h('input', { type: 'text', id: 'edit-title', maxlength: '255', value: pick(book, 'title') || '' });
+    const a = h('input', { type: 'text', id: 'edit-author', maxlength: '255', value: pick(book, 'author') || '' });
+    const d = h('textarea', { id: 'edit-description', rows: '3', maxlength: '10000' });
+    d.value = pick(book, 'description') || '';
+    const l = h('input', { type: 'text', id: 'edit-language', maxlength: '16', value: pick(book, 'language') || 'en' });
+    const pub = h('input', { type: 'checkbox', id: 'edit-public', checked: !!pick(book, 'is_public') });
+    const msg = h('div', { 'aria-live': 'polite' });
+    const f = h('form', { class: 'card', id: 'edit-form', novalidate: true },
+      h('h2', null, 'Edit details'),
+      h('div', { class: 'fields2' }, field('Title', t).wrap, field('Author', a).wrap),
+      field('Description', d).wrap,
+      h('div', { class: 'fields2' }, field('Language code', l, 'For example en, hi, de.').wrap,
+        h('div', { class: 'field' }, h('label', { class: 'inline', for: 'edit-public' }, pub, 'Public'))),
+      h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save'), h('button', { type: 'button', class: 'secondary', onclick: close }, 'Cancel')), msg);
+    f.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      [t, l].forEach((x) => fieldError(x, null));
+      if (!t.value.trim()) { fieldError(t, 'The title cannot be empty.'); t.focus(); return; }
+      try {
+        await put(base, { title: t.value.trim(), author: a.value.trim(), description: d.value.trim(), language: l.value.trim(), is_public: pub.checked });
+        announce('Saved');
+        await refreshBook();
+      } catch (e) {
+        const m = (e instanceof ApiError && e.serverMessage) || '';
+        if (e instanceof ApiError && e.status === 422 && /language/.test(m)) { fieldError(l, m); l.focus(); }
+        else if (e instanceof ApiError && e.status === 422 && /title/.test(m)) { fieldError(t, m); t.focus(); }
+        else replace(msg, errorBox(e, 'Could not save', 'Editing audiobooks'));
+      }
+    });
+    return f;
   }
 
   // ---- chapters and audio -------------------------------------------------
