@@ -5,10 +5,11 @@
 // word being spoken is highlighted; click a word or a segment time to seek)
 // and downloads of SRT, VTT, text and audio.
 import { get, del, post, put, blob, pick, listIn, seconds, tagsOf, percentOf, ACTIVE, ApiError } from './api.mjs';
-import { h, replace, errorBox, notice, badge, progressBar, fmtClock, fmtDuration, fmtWhen, poller, saveBlob, announce, explain, unavailableBox, field, fieldError } from './ui.mjs';
+import { h, replace, errorBox, notice, badge, progressBar, fmtClock, fmtDuration, fmtWhen, fmtBytes, poller, saveBlob, announce, explain, unavailableBox, field, fieldError } from './ui.mjs';
 import { ReadAlong, parseTranscript } from './readalong.mjs';
 
 const POLL_MS = 1500;
+const AUTOLOAD_MAX = 64e6;
 
 export async function render(main, [id], query) {
   const base = `/api/v1/audiobooks/${encodeURIComponent(id)}`;
@@ -173,11 +174,21 @@ export async function render(main, [id], query) {
     replace(nowPlaying, `Chapter ${chNum(ch, i)}: ${pick(ch, 'title', 'file_name') || ''}`);
     if (!changed && audioUrl) { seek(at, play); return; }
     if (audioAbort) audioAbort.abort();
+    loadTranscript(i);
+    // Big files are fetched whole (the token cannot ride on <audio src>), so
+    // only when asked for.
+    const size = Number(pick(ch, 'size_bytes', 'file_size_bytes')) || 0;
+    if (!play && size > AUTOLOAD_MAX) {
+      const b = h('button', { type: 'button', class: 'secondary small', id: 'load-audio' }, `Load the audio (${fmtBytes(size)})`);
+      b.addEventListener('click', () => { audioUrl = null; currentCh = null; selectChapter(i, at, true); });
+      if (audioUrl) { URL.revokeObjectURL(audioUrl); audioUrl = null; audio.removeAttribute('src'); }
+      replace(audioMsg, h('p', null, b));
+      return;
+    }
     audioAbort = new AbortController();
     const signal = audioAbort.signal;
     pendingSeek = { at, play };
     replace(audioMsg, h('p', { class: 'small muted' }, 'Loading the audio…'));
-    loadTranscript(i);
     try {
       const b = await firstOk(audioPaths(ch, i), (p) => blob(p, {
         signal,
