@@ -6,6 +6,7 @@ import { get, pick, listIn, seconds, tagsOf, ApiError } from './api.mjs';
 import { h, replace, errorBox, notice, badge, fmtDuration, fmtClock, fmtWhen, field, poller, announce } from './ui.mjs';
 
 const PER_PAGE = 50;
+const plural = (n, w) => `${n} ${w}${n === 1 ? '' : 's'}`;
 
 export function bookId(b) { return pick(b, 'audiobook_id', 'id'); }
 
@@ -79,7 +80,7 @@ export async function render(main, params, query) {
         h('h3', null, h('a', { href: `#/audiobooks/${encodeURIComponent(id)}` }, pick(b, 'title') || '(untitled)')),
         h('div', { class: 'meta' }, pick(b, 'author') || 'Unknown author'),
         h('div', { class: 'row small' }, badge(st), h('span', { class: 'muted' }, dur !== null ? fmtDuration(dur) : 'duration not known yet'),
-          pick(b, 'total_chapters', 'chapter_count') !== undefined ? h('span', { class: 'muted' }, `${pick(b, 'total_chapters', 'chapter_count')} chapters`) : null),
+          pick(b, 'total_chapters', 'chapter_count') !== undefined ? h('span', { class: 'muted' }, plural(Number(pick(b, 'total_chapters', 'chapter_count')), 'chapter')) : null),
         tags.length ? h('ul', { class: 'tags', 'aria-label': 'Tags' }, tags.slice(0, 8).map((t) => h('li', { class: 'tag' }, t.name))) : null,
         pick(b, 'created_at') ? h('div', { class: 'muted small' }, `Added ${fmtWhen(pick(b, 'created_at'))}`) : null);
     })));
