@@ -298,6 +298,7 @@ async function uploadReady() {
 
 const clip = (n) => path.join(CLIPS, readdirSync(CLIPS).filter((f) => f.endsWith('.wav')).sort()[n]);
 let createdBook = null;
+let twoChapterBook = null; // its jobs get cancelled by the polling test
 
 test('upload a LibriVox clip: progress reaches 100% and the audiobook appears with its jobs', async () => {
   await uploadReady();
@@ -366,6 +367,7 @@ test('several files by drag and drop become chapters in name order', async () =>
   await page.click('#start-upload');
   await page.waitForFunction(() => document.querySelector('#overall')?.dataset.done === 'true', null, { timeout: 30000 });
   await page.waitForURL(/#\/audiobooks\//, { timeout: 20000 });
+  twoChapterBook = decodeURIComponent(page.url().split('#/audiobooks/')[1]);
   await page.waitForSelector('#chapter-list li:nth-child(2)');
   const chapters = await page.$$eval('#chapter-list li', (lis) => lis.map((l) => l.textContent));
   assert(chapters.length === 2 && chapters[0].includes(order[0].replace(/\.wav$/, '')), `chapters: ${chapters}`);
@@ -395,6 +397,34 @@ test('a short network drop during an upload is retried by itself', async () => {
   await page.waitForURL(/#\/audiobooks\//, { timeout: 20000 });
   await page.evaluate(() => localStorage.removeItem('quire.tusChunkBytes'));
   page.problems = page.problems.filter((x) => !/net::ERR_CONNECTION_RESET/.test(x));
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
+test('job progress polls while jobs run and stops when all are idle', async () => {
+  await uploadReady();
+  const book = twoChapterBook;
+  if (!book) skip('the two-chapter audiobook was not uploaded in this run');
+  const page = await newPage();
+  await signIn(page);
+  let polls = 0;
+  page.on('request', (r) => { if (/\/api\/v1\/audiobooks\/[^/]+\/jobs$/.test(new URL(r.url()).pathname)) polls += 1; });
+  await page.goto(`/#/audiobooks/${encodeURIComponent(book)}`);
+  await page.waitForSelector('#job-list li');
+  const jobs = (await api('GET', `/api/v1/audiobooks/${book}/jobs`)).data.jobs;
+  if (!jobs.some((j) => ['waiting', 'pending', 'running'].includes(j.status))) skip('the jobs of the test audiobook are already finished');
+  polls = 0;
+  await page.waitForTimeout(3200);
+  assert(polls >= 2, `only ${polls} polls in 3.2 s while jobs are active`);
+  // Cancel every job (dependents first): the page shows it and stops polling.
+  for (const j of [...jobs].reverse()) await api('DELETE', `/api/v1/jobs/${j.id}`);
+  await page.waitForSelector('#jobs-overall[data-active="false"]', { timeout: 10000 });
+  await page.waitForTimeout(500);
+  polls = 0;
+  await page.waitForTimeout(3500);
+  assert(polls === 0, `${polls} polls after every job was idle`);
+  const statuses = await page.$$eval('#job-list li', (lis) => lis.map((l) => l.dataset.status));
+  assert(statuses.every((x) => x === 'cancelled'), `statuses: ${statuses}`);
   assert(page.problems.length === 0, page.problems.join('; '));
   return page;
 });
