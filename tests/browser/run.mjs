@@ -703,6 +703,10 @@ test('admin sees a failed job with its attempts, retries it, cancels the retry',
   await page.waitForSelector(`#failed-list li[data-job-id="${id}"] .badge.cancelled`);
   const c = await api('GET', `/api/v1/jobs/${id}`);
   assert(c.data && c.data.status === 'cancelled', `job ${id} is ${c.data && c.data.status} after Cancel`);
+  // The filter: cancelled jobs of this type list it.
+  await page.selectOption('#jobs-status', 'cancelled');
+  await page.fill('#jobs-type', 'noop.browser');
+  await page.waitForSelector(`#failed-list li[data-job-id="${id}"] button[data-action="retry"]`);
   return page;
 });
 

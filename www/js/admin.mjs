@@ -211,23 +211,44 @@ function attemptsOf(job) {
 function failedTab(panel) {
   const box = h('div', { id: 'failed-jobs' }, h('p', { class: 'loading' }, 'Loading failed jobs…'));
   const refresh = h('button', { type: 'button', class: 'secondary small', id: 'refresh-failed' }, 'Refresh');
-  replace(panel, h('section', { class: 'card' }, h('div', { class: 'row spread' }, h('h2', null, 'Failed jobs'), refresh),
-    h('p', { class: 'small muted' }, 'Jobs that used up their attempts, newest first, with the error of every attempt. Retry puts a job back in the queue with fresh attempts; Cancel then stops the retried run.'), box));
+  const statusSel = h('select', { id: 'jobs-status' }, ['failed', 'running', 'pending', 'waiting', 'cancelled', 'completed'].map((x) => h('option', { value: x }, x)));
+  const typeIn = h('input', { type: 'text', id: 'jobs-type', placeholder: 'any', maxlength: '32', autocomplete: 'off' });
+  const pager = h('div', { class: 'row', id: 'jobs-pager' });
+  const title = h('h2', null, 'Failed jobs');
+  replace(panel, h('section', { class: 'card' }, h('div', { class: 'row spread' }, title, refresh),
+    h('p', { class: 'small muted' }, 'Failed jobs used up their attempts; each shows the error of every attempt. Retry puts a job back in the queue with fresh attempts; Cancel stops a job that is waiting or running (and a retried one).'),
+    h('div', { class: 'fields2' }, field('Status', statusSel).wrap, field('Job type', typeIn, 'transcribe, summarize, tag, embed, tts, …').wrap),
+    box, pager));
   let alive = true;
+  let page = 1;
+  const PER = 25;
   async function load() {
     let data;
-    try { data = await get('/api/v1/jobs?status=failed&per_page=50'); } catch (e) {
-      replace(box, errorBox(e, 'Could not load the failed jobs', 'The job list'));
+    const qs = new URLSearchParams({ status: statusSel.value, page: String(page), per_page: String(PER) });
+    if (typeIn.value.trim()) qs.set('type', typeIn.value.trim());
+    title.textContent = `${statusSel.value[0].toUpperCase()}${statusSel.value.slice(1)} jobs`;
+    try { data = await get(`/api/v1/jobs?${qs}`); } catch (e) {
+      replace(box, e instanceof ApiError && e.status === 422 ? notice('error', 'The filter was not accepted.', e.serverMessage) : errorBox(e, 'Could not load the jobs', 'The job list'));
+      replace(pager);
       return;
     }
     const jobs = listIn(data, 'jobs');
-    if (!jobs.length) { replace(box, h('p', { class: 'muted', id: 'no-failed' }, 'No failed jobs. 🎉')); return; }
+    const total = Number(pick(data, 'total'));
+    replace(pager);
+    if (page > 1 || (Number.isFinite(total) && total > page * PER)) {
+      const prev = h('button', { type: 'button', class: 'secondary small', disabled: page <= 1 }, 'Newer');
+      const next = h('button', { type: 'button', class: 'secondary small', disabled: !(Number.isFinite(total) ? total > page * PER : jobs.length === PER) }, 'Older');
+      prev.addEventListener('click', () => { page -= 1; load(); });
+      next.addEventListener('click', () => { page += 1; load(); });
+      replace(pager, prev, h('span', { class: 'small muted' }, `page ${page}${Number.isFinite(total) ? ` of ${Math.max(1, Math.ceil(total / PER))} (${total} jobs)` : ''}`), next);
+    }
+    if (!jobs.length) { replace(box, h('p', { class: 'muted', id: 'no-failed' }, statusSel.value === 'failed' ? 'No failed jobs.' : `No ${statusSel.value} jobs.`)); return; }
     // Each job's attempts (with errors) from its detail, for the first 25.
     const details = await Promise.all(jobs.slice(0, 25).map(async (j) => {
       const jid = pick(j, 'id', 'job_id');
       let d = j;
       if (!attemptsOf(j)) { try { d = { ...j, ...(await get(`/api/v1/jobs/${encodeURIComponent(jid)}`)) }; } catch { /* keep the list row */ } }
-      if (!attemptsOf(d) || !Array.isArray(d.attempts)) {
+      if (!attemptsOf(d)) {
         try { const a = await get(`/api/v1/jobs/${encodeURIComponent(jid)}/attempts`); d = { ...d, attempt_history: listIn(a, 'attempts') }; } catch { /* not offered */ }
       }
       return d;
@@ -257,7 +278,9 @@ function failedTab(panel) {
       };
       const showRetry = () => replace(buttons, act('Retry', () => post(`/api/v1/jobs/${encodeURIComponent(jid)}/retry`, {}), 'secondary', showCancel));
       const showCancel = () => replace(buttons, badge('pending', 'queued again'), act('Cancel', () => del(`/api/v1/jobs/${encodeURIComponent(jid)}`), 'danger', () => replace(buttons, badge('cancelled'))));
-      showRetry();
+      const jst = pick(j, 'status') || statusSel.value;
+      if (jst === 'failed' || jst === 'cancelled') showRetry();
+      else if (['waiting', 'pending', 'running'].includes(jst)) replace(buttons, act('Cancel', () => del(`/api/v1/jobs/${encodeURIComponent(jid)}`), 'danger', () => replace(buttons, badge('cancelled'))));
       const maxA = pick(j, 'max_attempts');
       const nA = typeof j.attempts === 'number' ? j.attempts : atts ? atts.length : null;
       return h('li', { dataset: { jobId: String(jid) } },
@@ -270,11 +293,14 @@ function failedTab(panel) {
           return h('li', null, h('strong', null, `Attempt ${pick(a, 'attempt', 'n') ?? i + 1}`), pick(a, 'outcome', 'status') ? ` (${pick(a, 'outcome', 'status')})` : '',
             pick(a, 'worker_id') ? ` on ${a.worker_id}` : '', pick(a, 'finished_at', 'at') ? `, ${fmtWhen(pick(a, 'finished_at', 'at'))}` : '', ': ',
             h('span', { class: 'mono' }, pick(a, 'error', 'message') || 'no error recorded'));
-        })) : h('p', { class: 'small' }, 'Last error: ', h('span', { class: 'mono' }, pick(j, 'error', 'last_error') || 'none recorded')),
+        })) : pick(j, 'error', 'last_error') ? h('p', { class: 'small' }, 'Last error: ', h('span', { class: 'mono' }, pick(j, 'error', 'last_error'))) : null,
         msg);
     })));
   }
   refresh.addEventListener('click', load);
+  statusSel.addEventListener('change', () => { page = 1; load(); });
+  let typeTimer = null;
+  typeIn.addEventListener('input', () => { clearTimeout(typeTimer); typeTimer = setTimeout(() => { page = 1; load(); }, 400); });
   load();
   return () => { alive = false; };
 }
