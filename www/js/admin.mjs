@@ -8,7 +8,7 @@ import { get, post, del, pick, listIn, ApiError, session, serverNow } from './ap
 import { h, replace, errorBox, notice, badge, fmtWhen, fmtDuration, parseTime, poller, field, fieldError, announce, explain } from './ui.mjs';
 import { drawChart } from './chart.mjs';
 
-const TABS = [['queue', 'Queue'], ['workers', 'Workers'], ['failed', 'Failed jobs'], ['users', 'Users and tokens']];
+const TABS = [['queue', 'Queue'], ['workers', 'Workers'], ['failed', 'Jobs'], ['users', 'Users and tokens']];
 const STALE_S = 60;
 const fmtSecs = (s) => (s < 10 ? `${s.toFixed(1)} s` : fmtDuration(s));
 const STATUSES = ['waiting', 'pending', 'running', 'completed', 'failed', 'cancelled'];
