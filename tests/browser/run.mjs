@@ -306,7 +306,15 @@ test('upload a LibriVox clip: progress reaches 100% and the audiobook appears wi
   const page = await newPage();
   await signIn(page);
   await page.goto('/#/upload');
-  await page.setInputFiles('#file-input', clip(0));
+  // The file chooser opens from the keyboard too (after the router has put
+  // focus on the page's heading).
+  await page.waitForFunction(() => document.activeElement && document.activeElement.tagName === 'H1' && /Upload/.test(document.activeElement.textContent));
+  await page.focus('#choose-files');
+  const chooserP = page.waitForEvent('filechooser');
+  await page.waitForTimeout(300); // file chooser interception is switched on asynchronously
+  await page.keyboard.press('Enter');
+  const chooser = await chooserP;
+  await chooser.setFiles(clip(0));
   await page.waitForSelector('#filelist li');
   await page.fill('#meta-title', 'Sense and Sensibility (browser test)');
   await page.fill('#meta-author', 'Jane Austen');
