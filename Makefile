@@ -57,7 +57,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(O)/tests/integration/%,$(ITEST_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/tests/bench/%,$(BENCH_SRC))
 
-.PHONY: all run stop test test-long test-unit check-build bench-queue bench-api bench-upload bench-text clean deps
+.PHONY: all run test test-long clean deps fuzz
 all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
 
 $(O)/obj/worker/%.o: CPPFLAGS += $(ENGINE_CPPFLAGS)

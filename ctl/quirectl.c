@@ -28,7 +28,7 @@ static void usage(void)
             "  user list\n"
             "  token add USER [LABEL]           print a new token for USER\n"
             "  token revoke TOKEN_ID\n"
-            "  stats | workers | failed | retry JOB_ID | cancel JOB_ID   (the queue)\n");
+            "  stats | workers | failed | reap | retry JOB_ID | cancel JOB_ID   (the queue)\n");
 }
 
 static int die(const qerrctx *e)

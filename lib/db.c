@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DB_MAX_PARAMS 48
 #define DB_CACHE 96
@@ -277,9 +278,20 @@ static unsigned stmt_run(qdb *db, const char *sql, struct params *p, MYSQL_STMT 
     return 0;
 }
 
+static int busy_error(unsigned e)
+{
+    return e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT;
+}
+
 static qerr db_fail(qdb *db, qerrctx *err, unsigned e, const char *msg, const char *sql)
 {
     db->last_errno = e;
+    if (busy_error(e) && db->in_txn) {
+        /* InnoDB rolled the transaction back (deadlock) or the statement
+         * (lock wait): either way the caller retries the transaction */
+        qdb_rollback(db);
+        return qerr_set(err, Q_ERR_DB_GONE, "database busy (%u): %s; retry", e, msg);
+    }
     if (gone_error(e)) {
         if (db->in_txn)
             db->in_txn = 0;     /* the server rolled it back when the link died */
@@ -299,6 +311,12 @@ static qerr run_with_retry(qdb *db, qerrctx *err, const char *sql, struct params
             e = stmt_run(db, sql, p, st, &msg);
         else
             msg = "reconnect failed";
+    }
+    /* a statement of its own that lost a deadlock is safe to run again */
+    for (int tries = 0; e && busy_error(e) && !db->in_txn && tries < 5; tries++) {
+        struct timespec ts = {0, (long)(1 + tries * 5) * 1000000L};
+        nanosleep(&ts, NULL);
+        e = stmt_run(db, sql, p, st, &msg);
     }
     if (e)
         return db_fail(db, err, e, msg, sql);

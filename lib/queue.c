@@ -178,13 +178,14 @@ void qqueue_wake(qdb *db, const char *type)
     qrows *r = NULL;
     qerrctx e = {0};
     if (a && qdb_query(db, a, &r, &e,
-                       "SELECT conn_id FROM worker_waits WHERE FIND_IN_SET(?, types)"
-                       " AND since > NOW(3) - INTERVAL 5 SECOND ORDER BY since LIMIT 1", "s", type) == Q_OK &&
+                       "SELECT conn_id FROM worker_waits WHERE woken = 0 AND FIND_IN_SET(?, types)"
+                       " AND since > NOW(3) - INTERVAL 10 SECOND ORDER BY since LIMIT 1", "s", type) == Q_OK &&
         r->nrows == 1) {
         uint64_t id = strtoull(qrows_get(r, 0, 0), NULL, 10);
-        /* claim the waiter first so two enqueues do not wake the same one */
-        if (qdb_exec(db, &e, "DELETE FROM worker_waits WHERE conn_id = ?", "i", (int64_t)id) == Q_OK &&
-            qdb_affected(db) == 1) {
+        /* mark first (one waker per waiter; a sleep not started yet sees
+         * the mark and skips), then interrupt a sleep under way */
+        if (qdb_exec(db, &e, "UPDATE worker_waits SET woken = 1 WHERE conn_id = ? AND woken = 0", "i",
+                     (int64_t)id) == Q_OK && qdb_affected(db) == 1) {
             char sql[64];
             snprintf(sql, sizeof sql, "KILL QUERY %llu", (unsigned long long)id);
             if (mysql_query(qdb_mysql(db), sql) != 0)
@@ -201,12 +202,15 @@ static const char claim_select[] =
     " FROM jobs FORCE INDEX (ix_jobs_claim) WHERE status = 'pending' AND type = ? AND run_at <= NOW(3)"
     " ORDER BY priority DESC, id LIMIT ? FOR UPDATE SKIP LOCKED";
 
-/* One UPDATE for the whole batch: unused slots hold id 0, which no job has. */
+/* One UPDATE for the whole batch: unused slots hold id 0, which no job has.
+ * Only the primary key in the WHERE: the rows are ours (locked by the
+ * SELECT), and a status predicate could lead the optimizer to scan and lock
+ * the claim index, which deadlocks concurrent claimers. */
 static const char claim_update[] =
     "UPDATE jobs SET status = 'running', attempts = attempts + 1, worker_id = ?,"
     " attempt_token = CONCAT(?, '.', id, '.', attempts), lease_expires_at = NOW(3) + INTERVAL ? SECOND,"
     " started_at = NOW(3), cancel_requested = 0"
-    " WHERE status = 'pending' AND id IN (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    " WHERE id IN (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static qerr claim_one_type(qdb *db, qarena *a, const char *worker_id, const char *type, int max, int lease,
                            qjob *out, int *got, qerrctx *err)
@@ -220,7 +224,7 @@ static qerr claim_one_type(qdb *db, qarena *a, const char *worker_id, const char
     int64_t ids[QQUEUE_MAX_BATCH] = {0};
     for (int i = 0; i < r->nrows && i < QQUEUE_MAX_BATCH; i++)
         ids[i] = qrows_i64(r, i, 0, 0);
-    e = qdb_exec(db, err, claim_update, "ssiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii", worker_id, prefix, (int64_t)lease,
+    e = qdb_exec(db, err, claim_update, "ss" "i" "iiiiiiiiiiiiiiii" "iiiiiiiiiiiiiiii", worker_id, prefix, (int64_t)lease,
                  ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6], ids[7], ids[8], ids[9], ids[10], ids[11],
                  ids[12], ids[13], ids[14], ids[15], ids[16], ids[17], ids[18], ids[19], ids[20], ids[21], ids[22],
                  ids[23], ids[24], ids[25], ids[26], ids[27], ids[28], ids[29], ids[30], ids[31]);
@@ -655,7 +659,7 @@ int qqueue_reap(qdb *db, qerrctx *err)
 qerr qqueue_expire_worker(qdb *db, const char *worker_id, qerrctx *err)
 {
     return qdb_exec(db, err, "UPDATE jobs SET lease_expires_at = NOW(3) - INTERVAL 1 SECOND"
-                    " WHERE worker_id = ? AND status = 'running'", "s", worker_id);
+                    " WHERE status = 'running' AND worker_id = ?", "s", worker_id);
 }
 
 qerr qqueue_counter_add(qdb *db, const char *name, int64_t by, int64_t *value, qerrctx *err)

@@ -31,7 +31,6 @@ CREATE TABLE jobs (
     -- The claim: WHERE status='pending' AND type=? ORDER BY priority DESC, id
     KEY ix_jobs_claim (status, type, priority DESC, id),
     KEY ix_jobs_lease (status, lease_expires_at),
-    KEY ix_jobs_aging (status, aged_at),
     KEY ix_jobs_owner (owner_id, id),
     KEY ix_jobs_audiobook (audiobook_id),
     KEY ix_jobs_parent (parent_id),
@@ -75,12 +74,15 @@ CREATE TABLE workers (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- Idle workers parked in SELECT SLEEP() on a connection of their own; an
--- enqueue wakes one with KILL QUERY (MariaDB has no LISTEN/NOTIFY).
+-- enqueue wakes one by setting woken and KILL QUERY (MariaDB has no
+-- LISTEN/NOTIFY). The sleep statement skips sleeping when woken is already
+-- set, so a wake that lands before the sleep starts is not lost.
 CREATE TABLE worker_waits (
     conn_id     BIGINT UNSIGNED NOT NULL PRIMARY KEY,
     worker_id   VARCHAR(64)  NOT NULL,
     types       VARCHAR(512) NOT NULL,
-    since       DATETIME(3)  NOT NULL
+    since       DATETIME(3)  NOT NULL,
+    woken       TINYINT(1)   NOT NULL DEFAULT 0
 ) ENGINE=InnoDB;
 
 CREATE TABLE counters (

@@ -47,22 +47,10 @@ run_one() {
   fi
 }
 
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
-  done
-  return 1
-}
+. "$ROOT/tests/lib/stack.sh"
 
 cleanup() {
-  if [ -n "${STACK_UP:-}" ]; then
-    cp -r "$QUIRE_VAR/log" "$LOGS/stack" 2>/dev/null
-    "$ROOT/scripts/stack.sh" down >/dev/null 2>&1
-    # anything a test started under this var dir
-    pkill -f "$TMP/" 2>/dev/null
-  fi
+  tstack_down "$LOGS"
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -82,17 +70,10 @@ browser=0
 if [ -f tests/browser/run.mjs ] && { [ -z "$PATTERN" ] || [[ browser == *$PATTERN* ]]; }; then browser=1; fi
 
 if [ ${#integration[@]} -gt 0 ] || [ $browser = 1 ]; then
-  export QUIRE_VAR=$TMP/var QUIRE_PORT=$(free_port) QUIRE_WORKERS=0
-  export QUIRE_URL=http://127.0.0.1:$QUIRE_PORT
-  export QUIRE_DB_SOCKET=$QUIRE_VAR/run/mysqld.sock QUIRE_API_SOCKET=$QUIRE_VAR/run/api.sock
-  export QUIRE_STORAGE=$QUIRE_VAR/storage QUIRE_SQL_DIR=$ROOT/sql
-  echo "== stack: $QUIRE_VAR on port $QUIRE_PORT"
-  STACK_UP=1
-  if ! "$ROOT/scripts/stack.sh" up 2>"$LOGS/stack-up.log"; then
-    cat "$LOGS/stack-up.log"
+  echo "== stack: $TMP/var"
+  if ! tstack_up "$TMP" "$LOGS/stack-up.log"; then
     echo "stack did not come up"; failed=$((failed + 1)); failed_names+=("stack")
   else
-    export QUIRE_ADMIN_TOKEN=$(head -1 "$QUIRE_VAR/admin-token")
     for t in "${integration[@]}"; do run_one "integration/$(basename "$t")" "$t"; done
     if [ $browser = 1 ]; then
       if [ ! -d tests/browser/node_modules ]; then

@@ -13,13 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int worker_run_job(qjobctx *c);
 
 #define MAX_SLOTS 64
 #define MAX_TYPES 16
-#define IDLE_SLEEP_S 2
+#define IDLE_SLEEP_S 3
 
 struct slot {
     pthread_t th;
@@ -195,8 +196,9 @@ static void idle_wait(void)
         W.wait_conn_id = mysql_thread_id(qdb_mysql(W.wait_db));
     }
     MYSQL *my = qdb_mysql(W.wait_db);
-    char sql[64];
-    snprintf(sql, sizeof sql, "SELECT SLEEP(%d)", IDLE_SLEEP_S);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT IF((SELECT woken FROM worker_waits WHERE conn_id = CONNECTION_ID()) = 1,"
+             " 0, SLEEP(%d))", IDLE_SLEEP_S);
     if (mysql_query(my, sql) == 0) {
         MYSQL_RES *res = mysql_store_result(my);
         if (res)
@@ -313,10 +315,15 @@ int main(int argc, char **argv)
     if (!db)
         return 0;
     qworker_info info = {W.id, host, W.types_csv, "none", NULL, W.concurrency};
-    qerr_clear(&e);
-    if (qworkers_register(db, &info, &e) || qqueue_expire_worker(db, W.id, &e)) {
-        QLOG_E("cannot register: %s", e.msg);
-        return 1;
+    for (int tries = 0;; tries++) {
+        qerr_clear(&e);
+        if (!qworkers_register(db, &info, &e) && !qqueue_expire_worker(db, W.id, &e))
+            break;
+        if (tries == 30 || atomic_load(&W.stopping)) {
+            QLOG_E("cannot register: %s", e.msg);
+            return 1;
+        }
+        qsleep_ms(1000);
     }
     for (int i = 0; i < W.concurrency; i++) {
         qerr_clear(&e);
@@ -337,8 +344,17 @@ int main(int argc, char **argv)
         pthread_mutex_unlock(&W.mu);
         if (free_slots == 0) {
             pthread_mutex_lock(&W.mu);
-            while (W.busy == W.concurrency && !atomic_load(&W.stopping))
-                pthread_cond_wait(&W.cv, &W.mu);
+            /* timed: a signal does not wake a condition wait */
+            while (W.busy == W.concurrency && !atomic_load(&W.stopping)) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 200 * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&W.cv, &W.mu, &ts);
+            }
             pthread_mutex_unlock(&W.mu);
             continue;
         }
@@ -346,15 +362,21 @@ int main(int argc, char **argv)
             /* announce the parking spot before the last look, so an enqueue
              * that lands in between still wakes us */
             qerr_clear(&e);
-            qdb_exec(db, &e, "REPLACE INTO worker_waits (conn_id, worker_id, types, since) VALUES (?, ?, ?, NOW(3))",
+            qdb_exec(db, &e, "REPLACE INTO worker_waits (conn_id, worker_id, types, since, woken)"
+                     " VALUES (?, ?, ?, NOW(3), 0)",
                      "iss", (int64_t)W.wait_conn_id, W.id, W.types_csv);
             registered_wait = 1;
         }
         qerr_clear(&e);
         int got = qqueue_claim(db, W.id, W.types, W.ntypes, free_slots, W.lease_s, batch, &e);
         if (got < 0) {
-            QLOG_W("claim failed: %s", e.msg);
-            qsleep_ms(500);
+            /* lost a deadlock: just go again; database gone: back off */
+            if (e.code == Q_ERR_DB_GONE && strstr(e.msg, "busy")) {
+                qsleep_ms(5 + (int64_t)(qrandom_u64() % 20));
+            } else {
+                QLOG_W("claim failed: %s", e.msg);
+                qsleep_ms(500);
+            }
             continue;
         }
         if (got > 0) {
@@ -389,7 +411,13 @@ int main(int argc, char **argv)
             continue;
         }
         if (!registered_wait) {
-            idle_wait();            /* opens the wait connection the first time */
+            /* no parking spot announced (no wait connection yet): open it
+             * and look again before sleeping */
+            qerr_clear(&e);
+            if (!W.wait_db && (W.wait_db = qdb_open(&e)))
+                W.wait_conn_id = mysql_thread_id(qdb_mysql(W.wait_db));
+            if (!W.wait_db)
+                qsleep_ms(1000);
             continue;
         }
         idle_wait();

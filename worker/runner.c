@@ -14,8 +14,10 @@ qerr qjob_checkpoint(qjobctx *c, double percent, const char *message, int curren
 {
     if (atomic_load(&c->lost) || atomic_load(&c->cancel))
         return Q_ERR_CANCELLED;
+    /* a job that ends within the first interval writes no progress at all:
+     * completion says 100% anyway */
     int64_t now = qmono_ms();
-    if (now - c->last_progress_ms < CHECKPOINT_EVERY_MS && percent < 100)
+    if (now - c->last_progress_ms < CHECKPOINT_EVERY_MS)
         return Q_OK;
     c->last_progress_ms = now;
     int cancel = 0;
@@ -40,6 +42,7 @@ int worker_run_job(qjobctx *c)
     qlog_set_context(ctx);
     const qjob_type *t = worker_job_type(j->type);
     qerr e;
+    c->last_progress_ms = qmono_ms();
     if (!t) {
         e = qerr_set(&c->err, Q_ERR_UNPROCESSABLE, "this worker cannot run jobs of type '%s'", j->type);
         c->permanent = 1;
@@ -65,13 +68,21 @@ int worker_run_job(qjobctx *c)
         r = qqueue_fail(c->db, j, msg, !c->permanent, &re);
         if (!r)
             QLOG_W("attempt %d failed: %s", j->attempt, msg);
+    } else if (t && t->after_complete) {
+        /* the job's own rows commit with its completion, or not at all */
+        r = qdb_begin(c->db, &re);
+        if (!r)
+            r = qqueue_complete(c->db, j, c->result, &re);
+        if (!r)
+            t->after_complete(c);
+        if (!r)
+            r = qdb_commit(c->db, &re);
+        if (r && qdb_in_txn(c->db))
+            qdb_rollback(c->db);
+        completed = !r;
     } else {
         r = qqueue_complete(c->db, j, c->result, &re);
-        if (!r) {
-            completed = 1;
-            if (t && t->after_complete)
-                t->after_complete(c);
-        }
+        completed = !r;
     }
     if (r == Q_ERR_LEASE_LOST)
         QLOG_W("queue refused the report: %s", re.msg);

@@ -41,7 +41,8 @@ typedef void (*qjob_after_fn)(qjobctx *c);
 typedef struct qjob_type {
     const char *name;
     qjob_fn run;
-    qjob_after_fn after_complete;   /* runs once the queue accepted completion */
+    qjob_after_fn after_complete;   /* writes the job's own rows in the completion's
+                                       transaction (c->db is inside it)        */
 } qjob_type;
 
 /* jobs.c: the table of job types this binary can run. */
