@@ -110,7 +110,7 @@ async function route() {
   } catch (e) {
     replace(main, h('h1', null, titles[r.page]), errorBox(e, 'This page could not be shown'));
   }
-  if (seq === navSeq && !query.has('t')) {
+  if (seq === navSeq && !query.has('t') && !query.has('bt')) {
     const h1 = main.querySelector('h1');
     if (h1) { h1.tabIndex = -1; h1.focus({ preventScroll: true }); }
   }

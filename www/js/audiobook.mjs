@@ -213,6 +213,30 @@ export async function render(main, [id], query) {
     if (play) audio.play().catch(() => {});
   }
 
+  // Times from search and summaries are seconds in the whole audiobook (the
+  // transcript of the book offsets each chapter by the ones before it): find
+  // the chapter and the time inside it from the chapter durations. A time
+  // smaller than its chapter's start is taken as already chapter-relative.
+  function chapterStart(i) {
+    let off = 0;
+    for (let k = 0; k < i; k++) {
+      const d = seconds(chapters[k]);
+      if (d === null) return null;
+      off += d;
+    }
+    return off;
+  }
+  function seekBook(bt, chRef, play) {
+    let i = chRef !== undefined && chRef !== null ? chapterIndexFor(chRef) : -1;
+    if (i < 0) {
+      i = 0;
+      for (let k = 0; k < chapters.length; k++) { const st = chapterStart(k); if (st !== null && bt >= st) i = k; }
+    }
+    const off = chapterStart(i);
+    const t = off !== null && bt >= off ? bt - off : bt;
+    selectChapter(i, t, play);
+  }
+
   // Finds the chapter index for a search hit or summary sentence.
   function chapterIndexFor(ref) {
     if (ref === undefined || ref === null) return currentCh ?? 0;
@@ -264,7 +288,8 @@ export async function render(main, [id], query) {
       const label = pick(x, 'text', 'sentence') || '';
       if (!hasTime) return h('li', null, label);
       const btn = h('button', { type: 'button', 'aria-label': `Play from ${fmtClock(start)}: ${label}` }, label);
-      btn.addEventListener('click', () => selectChapter(chapterIndexFor(chRef), start, true));
+      const inChapter = Number(pick(x, 'start_in_chapter', 'chapter_time'));
+      btn.addEventListener('click', () => (Number.isFinite(inChapter) ? selectChapter(chapterIndexFor(chRef), inChapter, true) : seekBook(start, chRef, true)));
       return h('li', null, btn, h('span', { class: 'ts' }, fmtClock(start)));
     })));
   }
@@ -380,10 +405,15 @@ export async function render(main, [id], query) {
   drawDownloads();
   const jobPoll = poller(refreshJobs, POLL_MS).start();
 
-  // Open at a moment (search results link here with ?t=seconds&ch=chapter).
+  // Open at a moment: search results link here with ?bt=seconds in the book
+  // (or ?t=seconds in the chapter) and &ch=chapter number or &chid=chapter id.
   const t = Number(query.get('t'));
-  const startCh = query.get('chid') ? chapterIndexFor(query.get('chid')) : query.get('ch') ? chapterIndexFor(query.get('ch')) : 0;
-  if (chapters.length) selectChapter(startCh, Number.isFinite(t) ? t : 0, false);
+  const bt = Number(query.get('bt'));
+  const chRef = query.get('chid') || query.get('ch');
+  if (chapters.length) {
+    if (query.has('bt') && Number.isFinite(bt)) seekBook(bt, chRef || null, false);
+    else selectChapter(chRef ? chapterIndexFor(chRef) : 0, Number.isFinite(t) ? t : 0, false);
+  }
 
   return () => {
     destroyed = true;

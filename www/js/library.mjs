@@ -106,13 +106,16 @@ export async function render(main, params, query) {
         const end = Number(pick(r, 'end', 'end_time', 'end_s', 'end_seconds'));
         const ch = pick(r, 'chapter_index', 'chapter_number', 'chapter');
         const chId = pick(r, 'chapter_id');
-        const qs = new URLSearchParams({ t: String(start) });
-        if (ch !== undefined && typeof ch !== 'object') qs.set('ch', String(ch));
+        // Search windows carry times in the whole book; the audiobook page
+        // finds the chapter. A hit that gives the time inside its chapter says so.
+        const inCh = Number(pick(r, 'start_in_chapter', 'chapter_time'));
+        const qs = new URLSearchParams(Number.isFinite(inCh) ? { t: String(inCh) } : { bt: String(start) });
+        if (ch !== undefined && typeof ch !== 'object' && String(ch) !== '0') qs.set('ch', String(ch));
         if (chId !== undefined) qs.set('chid', String(chId));
         const score = pick(r, 'score');
         return h('li', null,
           h('a', { href: `#/audiobooks/${encodeURIComponent(id)}?${qs}` }, `${pick(r, 'audiobook_title', 'title') || `Audiobook ${id}`}`,
-            ch !== undefined && typeof ch !== 'object' ? `, chapter ${ch}` : '', ` at ${fmtClock(start)}${Number.isFinite(end) ? `–${fmtClock(end)}` : ''}`),
+            ch !== undefined && typeof ch !== 'object' && String(ch) !== '0' ? `, chapter ${ch}` : '', ` at ${fmtClock(start)}${Number.isFinite(end) ? `–${fmtClock(end)}` : ''}`),
           score !== undefined ? h('span', { class: 'muted small' }, ` · match ${Math.round(Number(score) * 100)}%`) : null,
           pick(r, 'text', 'snippet') ? h('p', { class: 'snippet small' }, `“${pick(r, 'text', 'snippet')}”`) : null);
       })));
