@@ -79,7 +79,7 @@ export async function render(main, params, query) {
       return h('li', { class: 'book', dataset: { id: String(id), status: st } },
         h('h3', null, h('a', { href: `#/audiobooks/${encodeURIComponent(id)}` }, pick(b, 'title') || '(untitled)')),
         h('div', { class: 'meta' }, pick(b, 'author') || 'Unknown author'),
-        h('div', { class: 'row small' }, badge(st), h('span', { class: 'muted' }, dur !== null ? fmtDuration(dur) : 'duration not known yet'),
+        h('div', { class: 'row small facts' }, badge(st), h('span', { class: 'muted' }, dur !== null ? fmtDuration(dur) : 'length unknown'),
           pick(b, 'total_chapters', 'chapter_count') !== undefined ? h('span', { class: 'muted' }, plural(Number(pick(b, 'total_chapters', 'chapter_count')), 'chapter')) : null),
         tags.length ? h('ul', { class: 'tags', 'aria-label': 'Tags' }, tags.slice(0, 8).map((t) => h('li', { class: 'tag' }, t.name))) : null,
         pick(b, 'created_at') ? h('div', { class: 'muted small' }, `Added ${fmtWhen(pick(b, 'created_at'))}`) : null);
