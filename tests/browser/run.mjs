@@ -462,8 +462,8 @@ test('an interrupted upload resumes where it stopped after a reload', async () =
   page.problems = page.problems.filter((x) => !/net::ERR_CONNECTION_RESET/.test(x));
   await page.reload();
   await page.waitForSelector('#resume-box .notice');
+  assert((await page.inputValue('#meta-title')) === 'Resume test', 'the form was not kept across the reload');
   await page.setInputFiles('#file-input', file);
-  await page.fill('#meta-title', 'Resume test');
   await page.click('#start-upload');
   await page.waitForFunction(() => document.querySelector('#overall')?.dataset.done === 'true', null, { timeout: 30000 });
   const from = Number(await page.getAttribute('#filelist li', 'data-resumed-from'));

@@ -217,7 +217,7 @@ export function render(main) {
         items.forEach((it) => { it.url = null; it.done = false; });
       }
       pending.files = items.map((it) => ({ key: it.key, name: it.file.name, size: it.file.size, url: it.url, done: it.done }));
-      savePending(pending);
+      saveMeta();
       replace(resumeBox);
       // 2. the files, one after another
       for (const it of items) {
@@ -307,6 +307,21 @@ export function render(main) {
     }
   };
   window.addEventListener('online', onOnline);
+
+  // The form is kept with the unfinished upload, so a reload loses nothing.
+  const fields = { title, author, description: desc, language: lang };
+  const saveMeta = () => {
+    if (!pending) return;
+    pending.meta = Object.fromEntries(Object.entries(fields).map(([k, el]) => [k, el.value]));
+    pending.meta.is_public = isPublic.checked;
+    savePending(pending);
+  };
+  form.addEventListener('input', saveMeta);
+  form.addEventListener('change', saveMeta);
+  if (pending && pending.meta) {
+    for (const [k, el] of Object.entries(fields)) if (typeof pending.meta[k] === 'string') el.value = pending.meta[k];
+    isPublic.checked = !!pending.meta.is_public;
+  }
 
   showResume();
   return () => { destroyed = true; window.removeEventListener('online', onOnline); if (current) current.pause(); };
