@@ -91,9 +91,10 @@ function queueTab(panel) {
   const table = h('div', { id: 'queue-stats' }, h('p', { class: 'loading' }, 'Loading queue statistics…'));
   const chartBox = h('div', { id: 'queue-chart' });
   const note = h('p', { class: 'small muted', id: 'chart-note' });
+  const chartTitle = h('h2', { id: 'chart-h' }, 'The last hour');
   replace(panel,
     h('section', { class: 'card' }, h('h2', null, 'Jobs by type and status'), table),
-    h('section', { class: 'card' }, h('h2', null, 'The last hour'),
+    h('section', { class: 'card' }, chartTitle,
       h('div', { class: 'legend', 'aria-hidden': 'true' }, h('span', null, h('span', { class: 'sw thr' }), 'throughput (jobs finished per minute)'), h('span', null, h('span', { class: 'sw backlog' }), 'backlog (jobs waiting or running)')),
       chartBox, note));
   let samples = loadSamples();
@@ -127,8 +128,10 @@ function queueTab(panel) {
 
     // The chart: the server's history if it has one, else samples this page took.
     let points = readHistory(data);
+    let windowMs = 3600e3;
     if (points && points.length) {
       note.textContent = 'From the server’s own record of the last hour.';
+      windowMs = 3600e3;
     } else {
       const now = Date.now();
       const lastMin = th && typeof th === 'object' && Number.isFinite(+pick(th, 'completed_last_minute')) ? +th.completed_last_minute : null;
@@ -141,10 +144,14 @@ function queueTab(panel) {
         if (s.perMin !== null && s.perMin !== undefined) return { t: s.t, backlog: s.backlog, throughput: s.perMin };
         return { t: s.t, backlog: s.backlog, throughput: prev && dt > 0 ? Math.max(0, (s.completed - prev.completed) / dt) : 0 };
       });
-      note.textContent = 'Measured by this page every 5 seconds while it is open (the server reports current counts, not a history): backlog is jobs waiting, pending or running; throughput is jobs completed in the minute before each measurement.';
+      note.textContent = 'Measured by this page every 5 seconds while it is open (the server reports current counts, not a history): backlog is jobs waiting, pending or running; throughput is jobs completed in the minute before each measurement. The time axis grows to an hour as measurements collect.';
+      // Up to an hour: the span measured so far, in whole 5-minute steps.
+      const span = samples.length ? now - samples[0].t : 0;
+      windowMs = Math.min(3600e3, Math.max(300e3, Math.ceil(span / 300e3) * 300e3));
     }
     const wpx = Math.max(300, Math.min(1100, chartBox.clientWidth || 640));
-    replace(chartBox, drawChart(points, { windowMs: 3600e3, width: wpx, height: wpx < 500 ? 200 : 240 }));
+    chartTitle.textContent = windowMs >= 3600e3 ? 'The last hour' : `The last ${Math.round(windowMs / 60e3)} minutes`;
+    replace(chartBox, drawChart(points, { windowMs, width: wpx, height: wpx < 500 ? 200 : 240 }));
     return true;
   }
   const p = poller(tick, 5000).start();

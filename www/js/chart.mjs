@@ -36,7 +36,8 @@ export function drawChart(points, { windowMs = 3600e3, width = 640, height = 220
   const yt = (v) => m.t + H - (v / tMax) * H;
   const last = pts[pts.length - 1];
   const svg = el('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'chart-title chart-desc', id: 'queue-svg' });
-  svg.appendChild(el('title', { id: 'chart-title' }, 'Throughput and backlog over the last hour'));
+  const span = windowMs >= 3600e3 ? 'the last hour' : `the last ${Math.round(windowMs / 60e3)} minutes`;
+  svg.appendChild(el('title', { id: 'chart-title' }, `Throughput and backlog over ${span}`));
   svg.appendChild(el('desc', { id: 'chart-desc' }, last
     ? `Now: ${last.backlog} jobs waiting or running; ${last.throughput.toFixed(1)} jobs finished per minute. ${pts.length} measurements.`
     : 'No measurements yet.'));
@@ -46,11 +47,14 @@ export function drawChart(points, { windowMs = 3600e3, width = 640, height = 220
     svg.appendChild(el('text', { class: 'lbl', x: m.l - 6, y: y + 4, 'text-anchor': 'end' }, fmtTick(bMax * (1 - i / 4))));
     svg.appendChild(el('text', { class: 'lbl', x: m.l + W + 6, y: y + 4 }, fmtTick(tMax * (1 - i / 4))));
   }
-  const steps = W < 360 ? 3 : 6;
+  // Ticks on whole minutes: the most of 6, 5, 4, 3 (3, 2 on a phone) that divide the window.
+  const winMin = Math.round(windowMs / 60e3);
+  const steps = (W < 360 ? [3, 2] : [6, 5, 4, 3]).find((c) => winMin % c === 0) || 2;
   for (let k = 0; k <= steps; k += 1) {
     const t = t0 + (windowMs * k) / steps;
-    const mins = Math.round((now - t) / 60000);
-    svg.appendChild(el('text', { class: 'lbl', x: x(t), y: m.t + H + 18, 'text-anchor': 'middle' }, mins ? `-${mins} min` : 'now'));
+    const mins = (now - t) / 60000;
+    const lbl = mins < 0.01 ? 'now' : `-${Number.isInteger(Math.round(mins * 10) / 10) ? Math.round(mins) : mins.toFixed(1)} min`;
+    svg.appendChild(el('text', { class: 'lbl', x: x(t), y: m.t + H + 18, 'text-anchor': 'middle' }, lbl));
   }
   svg.appendChild(el('line', { class: 'axis', x1: m.l, x2: m.l + W, y1: m.t + H, y2: m.t + H }));
   svg.appendChild(el('text', { class: 'lbl', x: 4, y: 12 }, 'backlog (jobs)'));
