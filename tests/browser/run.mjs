@@ -232,6 +232,34 @@ test('a wrong token shows a readable error', async () => {
   return page;
 });
 
+test('errors UI (stubbed answers): a 502 page and a dropped connection are explained in words', async () => {
+  const page = await newPage();
+  await page.route('**/api/v1/me', (r) => r.fulfill({ status: 502, contentType: 'text/html', body: '<html><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>' }));
+  await page.goto('/#/signin');
+  await page.fill('#token', ADMIN);
+  await page.click('#signin-btn');
+  let t = await (await page.waitForSelector('#token-err')).textContent();
+  assert(/temporarily unavailable/.test(t) && !/<|nginx/.test(t), `502 shown as: ${t}`);
+  await page.unroute('**/api/v1/me');
+  await page.route('**/api/v1/me', (r) => r.abort('connectionrefused'));
+  await page.click('#signin-btn');
+  await page.waitForFunction(() => /could not be reached/.test(document.querySelector('#token-err')?.textContent || ''));
+  await page.unroute('**/api/v1/me');
+  await signIn(page);
+  // A page whose data fails to load says so, in place, and the rest works.
+  await page.route('**/api/v1/audiobooks?*', (r) => r.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { code: 'database_unavailable', message: 'the database is not answering', request_id: 'req-123' } }) }));
+  await page.goto('/#/library');
+  t = await (await page.waitForSelector('#book-list .notice.error')).textContent();
+  assert(/database is unavailable/.test(t) && /req-123/.test(t) && !/[{}]/.test(t), `503 shown as: ${t}`);
+  await shot(page, 'library-error');
+  await page.unroute('**/api/v1/audiobooks?*');
+  await page.click('#book-list .notice.error button');
+  await page.waitForSelector('#book-list .booklist, #book-list p.muted');
+  page.problems = page.problems.filter((x) => !/ERR_CONNECTION_REFUSED/.test(x));
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
 test('every page renders readable, without console errors (desktop and phone)', async () => {
   const pages = [['library', '/#/library'], ['upload', '/#/upload'], ['tts', '/#/tts'], ['admin-queue', '/#/admin/queue'],
     ['admin-workers', '/#/admin/workers'], ['admin-failed', '/#/admin/failed'], ['admin-users', '/#/admin/users'], ['not-found', '/#/nowhere']];

@@ -17,7 +17,7 @@ export async function render(main, [id], query) {
   try {
     book = await get(base);
   } catch (e) {
-    replace(main, h('h1', null, 'Audiobook'), errorBox(e, 'Could not load this audiobook', 'Audiobooks'), h('p', null, h('a', { href: '#/library' }, 'Back to the library')));
+    replace(main, h('h1', null, 'Audiobook'), errorBox(e, 'Could not load this audiobook', 'Audiobooks', () => window.dispatchEvent(new HashChangeEvent('hashchange'))), h('p', null, h('a', { href: '#/library' }, 'Back to the library')));
     return null;
   }
   book = pick(book, 'audiobook') || book;

@@ -53,7 +53,7 @@ export async function render(main, params, query) {
     } catch (e) {
       lastError = e;
       more.hidden = true;
-      replace(listBox, errorBox(e, 'Could not load your audiobooks', 'The audiobook library'));
+      replace(listBox, errorBox(e, 'Could not load your audiobooks', 'The audiobook library', () => { replace(listBox, h('p', { class: 'loading' }, 'Loading your audiobooks…')); load(true); }));
       return false;
     }
     return true;
@@ -113,8 +113,9 @@ export async function render(main, params, query) {
         if (ch !== undefined && typeof ch !== 'object' && String(ch) !== '0') qs.set('ch', String(ch));
         if (chId !== undefined) qs.set('chid', String(chId));
         const score = pick(r, 'score');
+        const known = books.find((b) => String(bookId(b)) === String(id));
         return h('li', null,
-          h('a', { href: `#/audiobooks/${encodeURIComponent(id)}?${qs}` }, `${pick(r, 'audiobook_title', 'title') || `Audiobook ${id}`}`,
+          h('a', { href: `#/audiobooks/${encodeURIComponent(id)}?${qs}` }, `${pick(r, 'audiobook_title', 'title') || (known && pick(known, 'title')) || `Audiobook ${id}`}`,
             ch !== undefined && typeof ch !== 'object' && String(ch) !== '0' ? `, chapter ${ch}` : '', ` at ${fmtClock(start)}${Number.isFinite(end) ? `–${fmtClock(end)}` : ''}`),
           score !== undefined ? h('span', { class: 'muted small' }, ` · match ${Math.round(Number(score) * 100)}%`) : null,
           pick(r, 'text', 'snippet') ? h('p', { class: 'snippet small' }, `“${pick(r, 'text', 'snippet')}”`) : null);

@@ -151,13 +151,17 @@ export function unavailableBox(feature, err) {
 // Turns any error into a box of plain words. `doing` says what failed
 // ("Could not load the library"). Never shows raw JSON.
 // `feature` names the feature for the "not available on this server" case.
-export function errorBox(err, doing, feature = 'This feature') {
+// `retry`, when given, adds a "Try again" button that calls it.
+export function errorBox(err, doing, feature = 'This feature', retry = null) {
   if (err instanceof ApiError && err.unavailable) return unavailableBox(feature, err);
   const { lead, detail, requestId } = explain(err);
+  const again = retry && !(err instanceof ApiError && [401, 403, 404].includes(err.status))
+    ? h('p', null, h('button', { type: 'button', class: 'small secondary', onclick: (ev) => { ev.currentTarget.disabled = true; retry(); } }, 'Try again')) : null;
   return h('div', { class: 'notice error', role: 'alert' },
     h('p', { class: 'title' }, doing ? `${doing}: ${lead}` : lead),
     detail ? h('p', { class: 'detail' }, detail) : null,
-    requestId ? h('p', { class: 'reqid' }, `Reference for the administrator: ${requestId}`) : null);
+    requestId ? h('p', { class: 'reqid' }, `Reference for the administrator: ${requestId}`) : null,
+    again);
 }
 
 // Plain words for an error: {lead, detail, requestId}.
