@@ -465,6 +465,35 @@ test('job progress polls while jobs run and stops when all are idle', async () =
   return page;
 });
 
+test('Pause stops an upload and Resume goes on from there', async () => {
+  await uploadReady();
+  const page = await newPage();
+  await signIn(page);
+  await page.goto('/#/upload');
+  await page.evaluate(() => localStorage.setItem('quire.tusChunkBytes', String(16 * 1024)));
+  // Slow chunks, so there is time to press Pause.
+  await page.route('**/tus/**', async (route) => { if (route.request().method() === 'PATCH') await new Promise((r) => setTimeout(r, 250)); return route.continue(); });
+  await page.setInputFiles('#file-input', clip(3));
+  await page.fill('#meta-title', 'Pause test');
+  await page.click('#start-upload');
+  await page.waitForFunction(() => Number(document.querySelector('#filelist li')?.dataset.percent) >= 20);
+  await page.click('#pause-upload');
+  await page.waitForSelector('#upload-status .notice.info');
+  assert((await page.textContent('#start-upload')).includes('Resume'), 'no Resume button after Pause');
+  const paused = Number(await page.getAttribute('#filelist li', 'data-percent'));
+  await page.waitForTimeout(800);
+  assert(Number(await page.getAttribute('#filelist li', 'data-percent')) === paused, 'the upload went on while paused');
+  await page.unroute('**/tus/**');
+  await page.click('#start-upload');
+  await page.waitForFunction(() => document.querySelector('#overall')?.dataset.done === 'true', null, { timeout: 30000 });
+  const from = Number(await page.getAttribute('#filelist li', 'data-resumed-from'));
+  assert(from > 0, `resumed from byte ${from}`);
+  await page.waitForURL(/#\/audiobooks\//, { timeout: 20000 });
+  await page.evaluate(() => localStorage.removeItem('quire.tusChunkBytes'));
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
 test('an interrupted upload resumes where it stopped after a reload', async () => {
   await uploadReady();
   const page = await newPage();
