@@ -93,6 +93,10 @@ function buildForm(box) {
   const pitch = h('input', { type: 'number', id: 'tts-pitch', min: '-12', max: '12', step: '1', value: '0' });
   const format = h('select', { id: 'tts-format' }, [['mp3', 'MP3'], ['m4b', 'M4B audiobook (chapters)'], ['wav', 'WAV']].map(([v, n]) => h('option', { value: v }, n)));
   const notify = h('input', { type: 'url', id: 'tts-notify', placeholder: 'https://…', autocomplete: 'off' });
+  const priority = h('input', { type: 'number', id: 'tts-priority', min: '-100', max: '100', step: '1', placeholder: '0' });
+  const channel = h('input', { type: 'text', id: 'tts-channel', maxlength: '32', autocomplete: 'off', placeholder: 'BI' });
+  const videoNo = h('input', { type: 'number', id: 'tts-video', min: '1', step: '1' });
+  const date = h('input', { type: 'date', id: 'tts-date' });
   const submit = h('button', { type: 'submit', id: 'tts-submit' }, 'Create speech');
   const status = h('div', { id: 'tts-status', 'aria-live': 'polite' });
 
@@ -125,17 +129,34 @@ function buildForm(box) {
         h('div', { class: 'field' }, h('label', { for: 'tts-speed' }, 'Speed ', speedOut), speed),
         field('Pitch (semitones)', pitch).wrap),
       field('Format', format).wrap),
-    h('details', null, h('summary', null, 'Notification (optional)'), field('Tell this URL when it is done', notify, 'quire POSTs a signed JSON event to it.').wrap),
+    h('details', { id: 'tts-more' }, h('summary', null, 'More options'),
+      field('Tell this URL when it is done', notify, 'quire POSTs a signed JSON event to it.').wrap,
+      field('Priority', priority, 'Higher runs sooner; leave empty for your account’s default.').wrap,
+      h('fieldset', null, h('legend', null, 'Daily video (optional)'),
+        h('p', { class: 'hint' }, 'Files the result under date / channel / video number.'),
+        h('div', { class: 'fields2' }, field('Channel code', channel).wrap, field('Video number', videoNo).wrap),
+        field('Date', date).wrap)),
     submit, status);
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    [script, speed, voice, engine, notify, bookTitle].forEach((x) => fieldError(x, null));
+    [script, speed, voice, engine, notify, bookTitle, priority, channel, videoNo, date].forEach((x) => fieldError(x, null));
     chList.querySelectorAll('textarea').forEach((x) => fieldError(x, null));
     replace(status);
     const vs = { engine: engine.value, voice: voice.value, speed: Number(speed.value), pitch: Number(pitch.value) || 0 };
     const body = { voice_settings: vs, format: format.value };
     if (notify.value.trim()) body.notify_url = notify.value.trim();
+    if (priority.value.trim()) body.priority = Number(priority.value);
+    if (channel.value.trim() || videoNo.value || date.value) {
+      if (!(channel.value.trim() && videoNo.value && date.value)) {
+        const miss = !channel.value.trim() ? channel : !videoNo.value ? videoNo : date;
+        document.getElementById('tts-more').open = true;
+        fieldError(miss, 'A daily video needs the channel code, the video number and the date.');
+        miss.focus();
+        return;
+      }
+      Object.assign(body, { channel_code: channel.value.trim(), video_number: Number(videoNo.value), date: date.value });
+    }
     if (modeScript.checked) {
       if (!script.value.trim()) { fieldError(script, 'Paste or type the text to read.'); script.focus(); return; }
       body.script_text = script.value;
@@ -156,7 +177,10 @@ function buildForm(box) {
     } catch (e) {
       if (e instanceof ApiError && (e.code === 'validation_failed' || e.status === 422 || e.status === 400)) {
         const m = (e.serverMessage || '').toLowerCase();
-        const target = /speed/.test(m) ? speed : /voice\b/.test(m) ? voice : /engine/.test(m) ? engine : /notify/.test(m) ? notify : /title/.test(m) && modeBook.checked ? bookTitle : /text|script|chapter/.test(m) ? (modeScript.checked ? script : chList.querySelector('textarea')) : null;
+        const more = /notify|priority|channel|video_number|date/.test(m);
+        if (more) document.getElementById('tts-more').open = true;
+        const target = /speed/.test(m) ? speed : /voice\b/.test(m) ? voice : /engine/.test(m) ? engine : /notify/.test(m) ? notify :
+          /priority/.test(m) ? priority : /channel/.test(m) ? channel : /video_number/.test(m) ? videoNo : /\bdate\b/.test(m) ? date : /title/.test(m) && modeBook.checked ? bookTitle : /text|script|chapter/.test(m) ? (modeScript.checked ? script : chList.querySelector('textarea')) : null;
         if (target) { fieldError(target, e.serverMessage ? e.serverMessage.replace(/^./, (c) => c.toUpperCase()) : explain(e).lead); target.focus(); }
         else replace(status, errorBox(e, 'The request was not accepted'));
       } else {
