@@ -494,6 +494,39 @@ test('Pause stops an upload and Resume goes on from there', async () => {
   return page;
 });
 
+test('after a reload, a file the server already has is not sent again', async () => {
+  await uploadReady();
+  const page = await newPage();
+  await signIn(page);
+  await page.goto('/#/upload');
+  // The upload finishes but creating the audiobook fails (a 500 this time).
+  await page.route('**/api/v1/audiobooks', (r) => (r.request().method() === 'POST'
+    ? r.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: { code: 'internal_error', message: 'simulated', request_id: 'x' } }) })
+    : r.continue()));
+  await page.setInputFiles('#file-input', clip(4));
+  await page.fill('#meta-title', 'Nothing twice');
+  await page.click('#start-upload');
+  await page.waitForSelector('#upload-status .notice.error');
+  // As if the page had gone away before it noted the file as done.
+  await page.evaluate(() => {
+    const p = JSON.parse(localStorage.getItem('quire.pendingUpload'));
+    p.files.forEach((f) => { f.done = false; f.url = null; });
+    localStorage.setItem('quire.pendingUpload', JSON.stringify(p));
+  });
+  await page.unroute('**/api/v1/audiobooks');
+  await page.reload();
+  await page.waitForSelector('#resume-box .notice');
+  let tus = 0;
+  page.on('request', (r) => { if (/\/tus/.test(r.url())) tus += 1; });
+  await page.setInputFiles('#file-input', clip(4));
+  await page.click('#start-upload');
+  await page.waitForURL(/#\/audiobooks\//, { timeout: 20000 });
+  assert(tus === 0, `${tus} tus requests for a file the server already had`);
+  page.problems = page.problems.filter((x) => !/status of 500/.test(x));
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
 test('an interrupted upload resumes where it stopped after a reload', async () => {
   await uploadReady();
   const page = await newPage();

@@ -4,7 +4,7 @@
 // the metadata form. The session id and each file's tus URL are kept in
 // localStorage, so after a reload or a dropped network the same files pick up
 // where they stopped.
-import { session, post, del, ApiError, pick } from './api.mjs';
+import { session, get, post, del, ApiError, pick, listIn } from './api.mjs';
 import { h, replace, field, fieldError, errorBox, notice, progressBar, fmtBytes, fmtSpeed, fmtEta, fmtWhen, announce, explain } from './ui.mjs';
 import { TusUpload, PausedError } from './tus.mjs';
 
@@ -215,6 +215,16 @@ export function render(main) {
         if (id === undefined) throw new ApiError({ status: 200, code: 'bad_response', message: 'The server did not return an upload id.' });
         pending = { owner: owner(), upload_id: id, started: new Date().toISOString(), files: [], idem: randomKey() };
         items.forEach((it) => { it.url = null; it.done = false; });
+      } else {
+        // Resuming: a file the server already has in full (its last chunk
+        // landed just before the page went away) is not sent again.
+        try {
+          const sess = await get(`/api/v1/uploads/${encodeURIComponent(pending.upload_id)}`);
+          const have = listIn(sess, 'files');
+          items.forEach((it) => {
+            if (!it.done && have.some((f) => pick(f, 'file_name', 'name') === it.file.name && Number(pick(f, 'file_size_bytes', 'size_bytes', 'size')) === it.file.size)) it.done = true;
+          });
+        } catch { /* the tus HEAD below finds out too */ }
       }
       pending.files = items.map((it) => ({ key: it.key, name: it.file.name, size: it.file.size, url: it.url, done: it.done }));
       saveMeta();
