@@ -527,6 +527,28 @@ test('after a reload, a file the server already has is not sent again', async ()
   return page;
 });
 
+test('a file that is not audio is refused in words next to it', async () => {
+  await uploadReady();
+  const page = await newPage();
+  await signIn(page);
+  await page.goto('/#/upload');
+  // Not audio by its name: refused in the page before any upload.
+  await page.setInputFiles('#file-input', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+  await page.waitForSelector('#files-error .notice.error');
+  // Named like audio but is text: the server looks at the bytes.
+  await page.setInputFiles('#file-input', { name: 'fake.wav', mimeType: 'audio/wav', buffer: Buffer.from('this is plain text, not a RIFF file at all\n'.repeat(50)) });
+  await page.fill('#meta-title', 'Not audio');
+  await page.click('#start-upload');
+  const err = await page.waitForSelector('#filelist li .notice.error');
+  const t = await err.textContent();
+  assert(/not audio/i.test(t) && !/[{}]/.test(t), `the refusal reads: ${t}`);
+  await shot(page, 'upload-not-audio');
+  await page.evaluate(() => localStorage.removeItem('quire.pendingUpload'));
+  page.problems = page.problems.filter((x) => !/status of 415/.test(x));
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
 test('an interrupted upload resumes where it stopped after a reload', async () => {
   await uploadReady();
   const page = await newPage();

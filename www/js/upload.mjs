@@ -261,10 +261,23 @@ export function render(main) {
           }
           it.error = e;
           lastNetworkFailure = e instanceof ApiError && (e.code === 'network' || e.status >= 500);
-          paintItem(it);
-          replace(it.err, errorBox(e, `Could not upload ${it.file.name}`, 'Resumable (tus) uploading'));
-          submit.textContent = 'Try again';
-          replace(status, notice('error', 'The upload stopped.', 'See the message next to the file. Press “Try again” to continue from where it stopped.'));
+          const refused = e instanceof ApiError && e.status >= 400 && e.status < 500;
+          if (refused) {
+            // The server refused the file itself (not audio, too large): its
+            // slot is gone, so nothing of it is stored.
+            tus.offset = 0;
+            it.url = null; rec.url = null; savePending(pending);
+            paintItem(it, 'refused');
+            replace(it.err, errorBox(e, `Could not upload ${it.file.name}`, 'Resumable (tus) uploading'));
+            submit.textContent = 'Upload and create audiobook';
+            replace(status, notice('error', `${it.file.name} was refused.`, 'Remove it (or replace it with a good file), then press “Upload and create audiobook” again.'));
+          } else {
+            paintItem(it);
+            replace(it.err, errorBox(e, `Could not upload ${it.file.name}`, 'Resumable (tus) uploading'));
+            submit.textContent = 'Try again';
+            replace(status, notice('error', 'The upload stopped.', 'See the message next to the file. Press “Try again” to continue from where it stopped.'));
+          }
+          paintOverall();
           return;
         }
         current = null;
