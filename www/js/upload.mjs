@@ -208,7 +208,8 @@ export function render(main) {
     try {
       // 1. the upload session (reused when resuming)
       const total = items.reduce((a, it) => a + it.file.size, 0);
-      const sameFiles = pending && pending.files && items.every((it) => pending.files.some((f) => f.key === it.key));
+      // The session was made for a number of files: the same set reuses it.
+      const sameFiles = pending && pending.files && pending.files.length === items.length && items.every((it) => pending.files.some((f) => f.key === it.key));
       if (!pending || !pending.upload_id || !sameFiles) {
         const s = await post('/api/v1/uploads', { upload_type: items.length > 1 ? 'multi' : 'single', total_files: items.length, total_size_bytes: total });
         const id = pick(s, 'upload_id', 'id');
