@@ -21,11 +21,11 @@ CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing
 LDLIBS  += -lfcgi $(shell mariadb_config --libs) $(shell pkg-config --libs $(PKGS)) -lopenblas -lm -lpthread
 
 # Engines of the worker (issue 6); present on every machine the deps script set up.
-ENGINE_PKGS := libavformat libavcodec libswresample libavutil
-ENGINE_CPPFLAGS := $(shell pkg-config --cflags $(ENGINE_PKGS) 2>/dev/null) -I/usr/include/pocketsphinx -I/usr/include/sphinxbase -I/usr/include/flite
-ENGINE_LDLIBS := $(shell pkg-config --libs $(ENGINE_PKGS) 2>/dev/null) -lpocketsphinx -lsphinxbase -lsphinxad \
-                 -lflite_cmu_us_slt -lflite_cmu_us_kal -lflite_cmu_us_rms -lflite_usenglish -lflite_cmulex -lflite \
-                 -lespeak-ng -lmp3lame
+ENGINE_PKGS := libavformat libavcodec libswresample libavutil pocketsphinx sphinxbase espeak-ng lame
+ENGINE_CPPFLAGS := $(shell pkg-config --cflags $(ENGINE_PKGS) 2>/dev/null) -isystem /usr/include/flite
+ENGINE_LDLIBS := $(shell pkg-config --libs $(ENGINE_PKGS) 2>/dev/null) \
+                 -lflite_cmu_us_slt -lflite_cmu_us_kal -lflite_cmu_us_rms -lflite_cmu_us_awb \
+                 -lflite_usenglish -lflite_cmulex -lflite
 
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all

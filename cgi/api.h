@@ -89,5 +89,7 @@ qerr api_authenticate(qreq *r);
 /* Handlers, one file per resource. */
 qerr h_health(qreq *r);
 qerr h_ping(qreq *r);
+qerr h_audiobook_transcript(qreq *r);     /* transcripts.c */
+qerr h_search(qreq *r);                   /* search.c */
 
 #endif

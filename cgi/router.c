@@ -8,6 +8,9 @@
 const qroute api_routes[] = {
     {"GET", "/api/v1/health", h_health, AUTH_NONE},
     {"GET", "/api/v1/ping", h_ping, AUTH_NONE},
+    /* transcripts and search (issues 6, 7) */
+    {"GET", "/api/v1/audiobooks/{id}/transcript", h_audiobook_transcript, AUTH_USER},
+    {"GET", "/api/v1/search", h_search, AUTH_USER},
 };
 const int api_nroutes = (int)(sizeof api_routes / sizeof api_routes[0]);
 

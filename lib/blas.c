@@ -1,6 +1,7 @@
 /* blas.c - the BLAS layer's backend choice (QUIRE_BLAS) and dispatch of the
  * level-2/3 operations to OpenBLAS or cuBLAS (see blas.h). */
 #include "blas_impl.h"
+#include "log.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -12,16 +13,16 @@ static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
 static const struct qblas_ops *volatile blas_ops;   /* NULL until chosen */
 static char blas_reason[256];
 
-/* The layer's only log output; one line per call. Switch to lib/log here. */
+/* The layer's only log output: which backend and why, once per process. */
 static void blas_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void blas_log(const char *fmt, ...)
 {
+    char msg[512];
     va_list ap;
-    fputs("quire blas: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    qlog(QLOG_INFO, "blas: %s", msg);
 }
 
 static void choose_locked(void)

@@ -424,8 +424,13 @@ qerr qqueue_complete(qdb *db, const qjob *j, const char *result, qerrctx *err)
     return Q_OK;
 }
 
+static _Thread_local int64_t last_retry_delay_ms;
+
+int64_t qqueue_last_retry_delay_ms(void) { return last_retry_delay_ms; }
+
 qerr qqueue_fail(qdb *db, const qjob *j, const char *error, int retryable, qerrctx *err)
 {
+    last_retry_delay_ms = 0;
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", error && *error ? error : "failed");
     /* record first: the attempt row must exist even if the job moves on */
@@ -442,12 +447,15 @@ qerr qqueue_fail(qdb *db, const qjob *j, const char *error, int retryable, qerrc
     if (e)
         return e;
     record_attempt(db, j, "failed", msg);
+    int64_t delay = again ? qqueue_backoff_ms(j->attempt) : 0;
     if (again)
         e = qdb_exec(db, err,
                      "UPDATE jobs SET status = 'pending', last_error = ?, run_at = NOW(3) + INTERVAL ? MICROSECOND,"
                      " aged_at = NOW(3), worker_id = NULL, attempt_token = NULL, lease_expires_at = NULL"
                      " WHERE id = ? AND attempt_token = ? AND status = 'running'",
-                     "siis", msg, qqueue_backoff_ms(j->attempt) * 1000, j->id, j->token);
+                     "siis", msg, delay * 1000, j->id, j->token);
+    if (!e && again)
+        last_retry_delay_ms = delay;
     else
         e = qdb_exec(db, err,
                      "UPDATE jobs SET status = 'failed', last_error = ?, finished_at = NOW(3), lease_expires_at = NULL"

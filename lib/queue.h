@@ -73,6 +73,9 @@ qerr qqueue_complete(qdb *db, const qjob *j, const char *result, qerrctx *err);
  * exponential backoff with jitter; otherwise failed for good (dead letter)
  * and dependents fail. */
 qerr qqueue_fail(qdb *db, const qjob *j, const char *error, int retryable, qerrctx *err);
+/* The delay before the retry that this thread's last qqueue_fail scheduled
+ * (0 when it failed for good): lets a worker look again when it is due. */
+int64_t qqueue_last_retry_delay_ms(void);
 /* The worker honoured a cancel request: the job ends cancelled. */
 qerr qqueue_ack_cancel(qdb *db, const qjob *j, qerrctx *err);
 /* Shutdown: the attempt goes back to pending without spending an attempt. */

@@ -5,6 +5,12 @@
 
 static const qjob_type job_types[] = {
     {"noop", job_noop, job_noop_after},
+    {"transcribe", job_transcribe, job_transcribe_after},
+    {"summarize", job_summarize, job_summarize_after},
+    {"tag", job_tag, job_tag_after},
+    {"embed", job_embed, job_embed_after},
+    {"tts", job_tts, NULL},
+    {"assemble", job_assemble, NULL},
 };
 
 const qjob_type *worker_job_type(const char *name)
@@ -21,5 +27,5 @@ const qjob_type *worker_job_type(const char *name)
 
 const char *worker_all_types(void)
 {
-    return "noop";
+    return "noop,transcribe,summarize,tag,embed,tts,assemble";
 }

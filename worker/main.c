@@ -3,6 +3,7 @@
  * leases, reaps expired ones, parks idle in SELECT SLEEP on a connection an
  * enqueue can wake, and on SIGTERM drains then releases what is left. */
 #include "worker.h"
+#include "blas.h"
 #include "util.h"
 #include "workers.h"
 
@@ -48,6 +49,7 @@ static struct {
     double sum_s[MAX_TYPES];
     long long count[MAX_TYPES];
     atomic_int stopping;
+    _Atomic int64_t next_due_ms;  /* a retry this worker scheduled is due then */
     qdb *wait_db;               /* parks in SELECT SLEEP(); killed to wake */
     unsigned long wait_conn_id;
 } W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -90,6 +92,12 @@ static void *slot_main(void *arg)
         if (qdb_ping(s->db) != 0)
             QLOG_W("slot database unreachable; the job will be retried after its lease");
         int ok = worker_run_job(c);
+        int64_t delay = qqueue_last_retry_delay_ms();
+        if (delay > 0) {
+            int64_t due = qmono_ms() + delay, cur = atomic_load(&W.next_due_ms);
+            if (cur == 0 || due < cur)
+                atomic_store(&W.next_due_ms, due);
+        }
         double secs = (qmono_ms() - s->started_ms) / 1000.0;
 
         pthread_mutex_lock(&W.mu);
@@ -196,9 +204,19 @@ static void idle_wait(void)
         W.wait_conn_id = mysql_thread_id(qdb_mysql(W.wait_db));
     }
     MYSQL *my = qdb_mysql(W.wait_db);
+    /* sleep no longer than until a retry this worker scheduled is due */
+    double secs = IDLE_SLEEP_S;
+    int64_t due = atomic_exchange(&W.next_due_ms, 0);
+    if (due) {
+        double left = (due - qmono_ms()) / 1000.0 + 0.005;
+        if (left < secs)
+            secs = left > 0.005 ? left : 0.005;
+        else
+            atomic_store(&W.next_due_ms, due);      /* still ahead: keep it */
+    }
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT IF((SELECT woken FROM worker_waits WHERE conn_id = CONNECTION_ID()) = 1,"
-             " 0, SLEEP(%d))", IDLE_SLEEP_S);
+             " 0, SLEEP(%.3f))", secs);
     if (mysql_query(my, sql) == 0) {
         MYSQL_RES *res = mysql_store_result(my);
         if (res)
@@ -314,7 +332,11 @@ int main(int argc, char **argv)
     }
     if (!db)
         return 0;
-    qworker_info info = {W.id, host, W.types_csv, "none", NULL, W.concurrency};
+    /* the BLAS backend is chosen (and the reason logged) before the first
+     * job; a CUDA build without a device says so here and uses OpenBLAS */
+    qblas_init();
+    const char *gpu = qblas_backend_in_use() == QBLAS_CUDA ? "cuda" : "none";
+    qworker_info info = {W.id, host, W.types_csv, gpu, NULL, W.concurrency};
     for (int tries = 0;; tries++) {
         qerr_clear(&e);
         if (!qworkers_register(db, &info, &e) && !qqueue_expire_worker(db, W.id, &e))

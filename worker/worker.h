@@ -52,5 +52,15 @@ const char *worker_all_types(void);      /* comma separated */
 /* The job types, one file each. */
 qerr job_noop(qjobctx *c);
 void job_noop_after(qjobctx *c);
+qerr job_transcribe(qjobctx *c);          /* job_transcribe.c */
+void job_transcribe_after(qjobctx *c);
+qerr job_summarize(qjobctx *c);           /* job_text.c */
+void job_summarize_after(qjobctx *c);
+qerr job_tag(qjobctx *c);
+void job_tag_after(qjobctx *c);
+qerr job_embed(qjobctx *c);
+void job_embed_after(qjobctx *c);
+qerr job_tts(qjobctx *c);                 /* job_tts.c */
+qerr job_assemble(qjobctx *c);
 
 #endif
