@@ -254,8 +254,7 @@ export async function render(main, [id], query) {
     const n = chNum(ch, i);
     if (transcriptLoadedFor === i) return;
     replace(transcriptBox, h('p', { class: 'loading' }, 'Loading the transcript…'));
-    const paths = [`${base}/chapters/${encodeURIComponent(n)}/transcript?format=json`];
-    if (chapters.length === 1) paths.push(`${base}/transcript?format=json`);
+    const paths = [`${base}/transcript?format=json&chapter=${encodeURIComponent(n)}`, `${base}/chapters/${encodeURIComponent(n)}/transcript?format=json`];
     try {
       const data = await firstOk(paths, (p) => get(p));
       const parsed = parseTranscript(data);
