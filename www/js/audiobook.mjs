@@ -326,6 +326,8 @@ export async function render(main, [id], query) {
 
   // ---- jobs -----------------------------------------------------------------
   let jobsIdleSince = null;
+  let seenDone = null;              // ids of completed jobs at the last poll
+  let transcriptTriedDone = null;   // chapter whose transcript was fetched after its job completed
   async function refreshJobs() {
     let data;
     try {
@@ -336,6 +338,18 @@ export async function render(main, [id], query) {
     }
     const jobs = listIn(data, 'jobs');
     const anyActive = jobs.some((j) => ACTIVE.has(pick(j, 'status')));
+    // A job that has just completed changes the book (durations after
+    // transcription, summary, tags): look again, and load the transcript
+    // once the current chapter's transcription is done.
+    const doneNow = jobs.filter((j) => pick(j, 'status') === 'completed').map((j) => String(pick(j, 'id', 'job_id')));
+    const fresh = seenDone !== null && doneNow.some((x) => !seenDone.has(x));
+    seenDone = new Set(doneNow);
+    if (fresh) refreshBook();
+    if (currentCh !== null && transcriptLoadedFor !== currentCh && transcriptTriedDone !== currentCh) {
+      const n = String(chNum(chapters[currentCh] || {}, currentCh));
+      const tr = jobs.find((j) => pick(j, 'job_type', 'type') === 'transcribe' && String(pick(j, 'chapter') ?? '1') === n);
+      if (tr && pick(tr, 'status') === 'completed') { transcriptTriedDone = currentCh; loadTranscript(currentCh); }
+    }
     const overallP = percentOf(pick(data, 'progress'), null, true);
     const total = pick(data, 'total_jobs') ?? jobs.length;
     const doneN = pick(data, 'completed_jobs') ?? jobs.filter((j) => j.status === 'completed').length;
