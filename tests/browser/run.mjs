@@ -206,6 +206,7 @@ test('sign-in works with the keyboard alone', async () => {
   await page.keyboard.type(ADMIN);
   await page.keyboard.press('Enter');
   await page.waitForSelector('#signout');
+  await page.waitForFunction(() => document.activeElement && document.activeElement.tagName === 'H1' && /Library/.test(document.activeElement.textContent));
   // The skip link is the first thing Tab reaches and it moves focus to the page.
   await page.keyboard.press('Tab');
   const first = await page.evaluate(() => document.activeElement && document.activeElement.id);
@@ -245,10 +246,10 @@ test('errors UI (stubbed answers): a 502 page and a dropped connection are expla
   await page.click('#signin-btn');
   await page.waitForFunction(() => /could not be reached/.test(document.querySelector('#token-err')?.textContent || ''));
   await page.unroute('**/api/v1/me');
-  await signIn(page);
-  // A page whose data fails to load says so, in place, and the rest works.
+  // A page whose data fails to load says so, in place, and the rest works
+  // (sign-in lands on the library).
   await page.route('**/api/v1/audiobooks?*', (r) => r.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { code: 'database_unavailable', message: 'the database is not answering', request_id: 'req-123' } }) }));
-  await page.goto('/#/library');
+  await signIn(page);
   t = await (await page.waitForSelector('#book-list .notice.error')).textContent();
   assert(/database is unavailable/.test(t) && /req-123/.test(t) && !/[{}]/.test(t), `503 shown as: ${t}`);
   await shot(page, 'library-error');
@@ -596,7 +597,8 @@ test('the transcribe job completes and the read-along highlight moves', async ()
   await uploadReady();
   if (!createdBook) skip('no audiobook was uploaded in this run');
   if (!(await workerServes('transcribe'))) {
-    const w = await startWorker('transcribe');
+    let w = await startWorker('transcribe,summarize,tag,embed');
+    if (typeof w === 'string') w = await startWorker('transcribe');
     if (typeof w === 'string') skip(`no worker serves transcribe jobs: ${w}`);
   }
   const page = await newPage();
@@ -606,6 +608,26 @@ test('the transcribe job completes and the read-along highlight moves', async ()
   await shot(page, 'audiobook-transcribed');
   await page.waitForSelector('#transcript .w, #transcript-box .unavailable', { timeout: 30000 });
   if (await page.$('#transcript-box .unavailable')) skip('the transcribe job completed, but the server has no transcript endpoint yet (GET /api/v1/audiobooks/{id}/transcript?chapter=N)');
+  const words = await page.$$eval('#transcript .w', (ws) => ws.map((w) => w.textContent).join(' '));
+  assert(/dashwood|leisure|consider/i.test(words), `the transcript does not look like the clip: ${words.slice(0, 200)}`);
+  await page.waitForTimeout(300);
+  await shot(page, 'audiobook-transcript');
+  // With text workers too: tags and a summary arrive, and search finds the clip.
+  if (await workerServes('summarize') && await workerServes('embed')) {
+    await page.waitForSelector('#book-tags .tag', { timeout: 90000 });
+    await page.waitForSelector('#summary-sentences button', { timeout: 90000 });
+    await page.waitForSelector('#jobs-overall[data-active="false"]', { timeout: 90000 });
+    await shot(page, 'audiobook-processed');
+    await page.goto('/#/library');
+    await page.fill('#search-q', 'leisure to consider');
+    await page.click('#search-btn');
+    await page.waitForSelector('#search-hits li a');
+    const hits = await page.$$eval('#search-hits li', (lis) => lis.map((l) => ({ href: l.querySelector('a').getAttribute('href'), text: l.textContent })));
+    assert(/leisure|consider/i.test(hits[0].text), `the first hit does not match: ${hits[0].text}`);
+    assert(hits.some((x) => x.href.includes(encodeURIComponent(createdBook))), 'the clip\'s audiobook is not among the hits');
+    await shot(page, 'search');
+    await page.goBack();
+  }
   await page.waitForFunction(() => document.querySelector('#player')?.src || document.querySelector('#audio-msg .unavailable'), null, { timeout: 20000 });
   if (await page.$('#audio-msg .unavailable')) skip('the transcript is there, but the server has no chapter audio endpoint yet (GET /api/v1/audiobooks/{id}/chapters/{n}/audio)');
   await page.evaluate(() => { const a = document.querySelector('#player'); a.muted = true; return a.play(); });
@@ -641,7 +663,8 @@ test('read-along UI (stubbed transcript, summary, tags): the highlight follows p
   await page.route(`**/api/v1/audiobooks/${book}`, async (r) => {
     const res = await r.fetch();
     const b = await res.json();
-    b.summary = { text: 'Mister John Dashwood had leisure to consider.', sentences: [{ text: 'how much there might be prudently in his power', start: 3.5, end: 6, chapter: 1 }] };
+    b.summary = { stage: 'final', book: { text: 'how much there might be prudently in his power', sentences: [{ text: 'how much there might be prudently in his power', chapter: 1, start: 3.5, end: 6, score: 0.4 }] },
+      chapters: [{ chapter: 1, text: 'how much there might be prudently in his power', sentences: [{ text: 'how much there might be prudently in his power', chapter: 1, start: 3.5, end: 6, score: 0.4 }] }] };
     b.tags = [{ tag: 'dashwood', score: 0.9 }, { tag: 'leisure', score: 0.4 }];
     await r.fulfill({ response: res, json: b });
   });

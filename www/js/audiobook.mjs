@@ -237,6 +237,13 @@ export async function render(main, [id], query) {
     selectChapter(i, t, play);
   }
 
+  // quire's search windows and summary sentences give a chapter number and
+  // the time inside that chapter; without a chapter, the time is in the book.
+  function seekTo(time, chRef, play) {
+    if (chRef !== undefined && chRef !== null && String(chRef) !== '0') selectChapter(chapterIndexFor(chRef), time, play);
+    else seekBook(time, null, play);
+  }
+
   // Finds the chapter index for a search hit or summary sentence.
   function chapterIndexFor(ref) {
     if (ref === undefined || ref === null) return currentCh ?? 0;
@@ -270,27 +277,41 @@ export async function render(main, [id], query) {
   }
 
   // ---- summary ----------------------------------------------------------------
+  // The stored summary: {stage, book: {text, sentences}, chapters: [{chapter,
+  // text, sentences}]}, each sentence {text, chapter, start, end} with its
+  // time inside its chapter. Plainer shapes (a string, {text, sentences})
+  // are read too.
+  function sentenceList(sentences, listId) {
+    return h('ol', { class: 'summary-sentences', id: listId }, sentences.map((x) => {
+      if (typeof x === 'string') return h('li', null, x);
+      const start = Number(pick(x, 'start', 'start_time', 'time', 'offset'));
+      const chRef = pick(x, 'chapter', 'chapter_number', 'chapter_index', 'chapter_id');
+      const label = pick(x, 'text', 'sentence') || '';
+      if (!Number.isFinite(start)) return h('li', null, label);
+      const btn = h('button', { type: 'button', 'aria-label': `Play from ${fmtClock(start)}${chRef !== undefined ? ` in chapter ${chRef}` : ''}: ${label}` }, label);
+      btn.addEventListener('click', () => seekTo(start, chRef, true));
+      return h('li', null, btn, h('span', { class: 'ts' }, `${chapters.length > 1 && chRef !== undefined ? `ch. ${chRef}, ` : ''}${fmtClock(start)}`));
+    }));
+  }
+
   function drawSummary() {
     const s = pick(book, 'summary');
-    let sentences = listIn(pick(book, 'summary_sentences') || (s && typeof s === 'object' ? pick(s, 'sentences') : null) || [], 'sentences');
-    const text = typeof s === 'string' ? s : s && typeof s === 'object' ? pick(s, 'text', 'summary') : null;
+    const whole = s && typeof s === 'object' ? (pick(s, 'book') || s) : null;
+    const sentences = listIn(pick(book, 'summary_sentences') || (whole ? pick(whole, 'sentences') : null) || [], 'sentences');
+    const text = typeof s === 'string' ? s : whole ? pick(whole, 'text', 'summary') : null;
+    const perChapter = s && typeof s === 'object' && Array.isArray(s.chapters) ? s.chapters : [];
+    const stage = (s && typeof s === 'object' && pick(s, 'stage')) || pick(book, 'summary_stage');
     if (!sentences.length && !text) {
       replace(summaryBox, h('p', { class: 'muted' }, ACTIVE.has(pick(book, 'status')) || pick(book, 'status') === 'processing' ? 'The summary appears after the first chapter is transcribed.' : 'No summary.'));
       return;
     }
-    if (!sentences.length) { replace(summaryBox, h('p', null, text)); return; }
-    sentences = sentences.map((x) => (typeof x === 'string' ? { text: x } : x));
-    replace(summaryBox, h('p', { class: 'small muted' }, 'Click a sentence to hear it.'), h('ol', { class: 'summary-sentences', id: 'summary-sentences' }, sentences.map((x) => {
-      const start = Number(pick(x, 'start', 'start_time', 'time', 'offset'));
-      const chRef = pick(x, 'chapter_index', 'chapter_number', 'chapter', 'chapter_id');
-      const hasTime = Number.isFinite(start);
-      const label = pick(x, 'text', 'sentence') || '';
-      if (!hasTime) return h('li', null, label);
-      const btn = h('button', { type: 'button', 'aria-label': `Play from ${fmtClock(start)}: ${label}` }, label);
-      const inChapter = Number(pick(x, 'start_in_chapter', 'chapter_time'));
-      btn.addEventListener('click', () => (Number.isFinite(inChapter) ? selectChapter(chapterIndexFor(chRef), inChapter, true) : seekBook(start, chRef, true)));
-      return h('li', null, btn, h('span', { class: 'ts' }, fmtClock(start)));
-    })));
+    replace(summaryBox,
+      stage === 'early' ? h('p', { class: 'small muted' }, 'An early summary from the first chapter; it is redone when every chapter is transcribed.') : null,
+      sentences.length ? h('p', { class: 'small muted' }, 'Click a sentence to hear it.') : null,
+      sentences.length ? sentenceList(sentences, 'summary-sentences') : h('p', null, text),
+      perChapter.length > 1 ? perChapter.map((c, i) => h('details', { class: 'chapter-summary' },
+        h('summary', null, `Chapter ${pick(c, 'chapter') ?? i + 1}`),
+        listIn(pick(c, 'sentences') || [], 'sentences').length ? sentenceList(listIn(c.sentences, 'sentences'), null) : h('p', null, pick(c, 'text') || '—'))) : null);
   }
 
   // ---- downloads ------------------------------------------------------------

@@ -104,12 +104,12 @@ export async function render(main, params, query) {
         const id = pick(r, 'audiobook_id', 'audiobook');
         const start = Number(pick(r, 'start', 'start_time', 'start_s', 'start_seconds')) || 0;
         const end = Number(pick(r, 'end', 'end_time', 'end_s', 'end_seconds'));
-        const ch = pick(r, 'chapter_index', 'chapter_number', 'chapter');
+        const ch = pick(r, 'chapter', 'chapter_number', 'chapter_index');
         const chId = pick(r, 'chapter_id');
-        // Search windows carry times in the whole book; the audiobook page
-        // finds the chapter. A hit that gives the time inside its chapter says so.
-        const inCh = Number(pick(r, 'start_in_chapter', 'chapter_time'));
-        const qs = new URLSearchParams(Number.isFinite(inCh) ? { t: String(inCh) } : { bt: String(start) });
+        // A window gives its chapter and the time inside it; without a
+        // chapter the time is in the whole book (the audiobook page finds the chapter).
+        const hasCh = ch !== undefined && typeof ch !== 'object' && String(ch) !== '0';
+        const qs = new URLSearchParams(hasCh ? { t: String(start) } : { bt: String(start) });
         if (ch !== undefined && typeof ch !== 'object' && String(ch) !== '0') qs.set('ch', String(ch));
         if (chId !== undefined) qs.set('chid', String(chId));
         const score = pick(r, 'score');
