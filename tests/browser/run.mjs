@@ -327,6 +327,7 @@ async function uploadReady() {
 
 const clip = (n) => path.join(CLIPS, readdirSync(CLIPS).filter((f) => f.endsWith('.wav')).sort()[n]);
 let createdBook = null;
+let transcribedBook = null;
 let twoChapterBook = null; // its jobs get cancelled by the polling test
 
 test('upload a LibriVox clip: progress reaches 100% and the audiobook appears with its jobs', async () => {
@@ -593,7 +594,7 @@ async function workerServes(type) {
   return (r.data.workers || []).some((w) => w.alive !== false && (w.types || []).includes(type));
 }
 
-test('the transcribe job completes and the read-along highlight moves', async () => {
+test('transcription, summary, tags and search: real jobs on a real worker, shown on the pages', async () => {
   await uploadReady();
   if (!createdBook) skip('no audiobook was uploaded in this run');
   if (!(await workerServes('transcribe'))) {
@@ -626,8 +627,18 @@ test('the transcribe job completes and the read-along highlight moves', async ()
     assert(/leisure|consider/i.test(hits[0].text), `the first hit does not match: ${hits[0].text}`);
     assert(hits.some((x) => x.href.includes(encodeURIComponent(createdBook))), 'the clip\'s audiobook is not among the hits');
     await shot(page, 'search');
-    await page.goBack();
   }
+  transcribedBook = createdBook;
+  assert(page.problems.length === 0, page.problems.join('; '));
+  return page;
+});
+
+test('real read-along: the highlighted word moves as the chapter audio plays', async () => {
+  if (!transcribedBook) skip('no audiobook was transcribed in this run');
+  const page = await newPage();
+  await signIn(page);
+  await page.goto(`/#/audiobooks/${encodeURIComponent(transcribedBook)}`);
+  await page.waitForSelector('#transcript .w', { timeout: 30000 });
   await page.waitForFunction(() => document.querySelector('#player')?.src || document.querySelector('#audio-msg .unavailable'), null, { timeout: 20000 });
   if (await page.$('#audio-msg .unavailable')) skip('the transcript is there, but the server has no chapter audio endpoint yet (GET /api/v1/audiobooks/{id}/chapters/{n}/audio)');
   await page.evaluate(() => { const a = document.querySelector('#player'); a.muted = true; return a.play(); });
