@@ -154,15 +154,17 @@ export async function render(main, [id], query) {
     return paths;
   }
 
+  // Tries the places a resource may live; reports the first one's error
+  // when none has it (that is the path the server should offer).
   async function firstOk(paths, fn) {
-    let last;
+    let first;
     for (const p of paths) {
       try { return await fn(p); } catch (e) {
-        last = e;
+        if (!first) first = e;
         if (!(e instanceof ApiError) || !(e.unavailable || e.status === 404)) throw e;
       }
     }
-    throw last;
+    throw first;
   }
 
   async function selectChapter(i, at = 0, play = false) {
