@@ -57,15 +57,15 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(O)/tests/integration/%,$(ITEST_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/tests/bench/%,$(BENCH_SRC))
 
-.PHONY: all run test test-long clean deps fuzz
-all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
+.PHONY: all run test test-long test-chaos clean deps fuzz
+# test objects named here are ordinary targets, not intermediates make deletes
+all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS) $(call obj,$(UNIT_SRC) $(ITEST_SRC) $(BENCH_SRC))
 
 $(O)/obj/worker/%.o: CPPFLAGS += $(ENGINE_CPPFLAGS)
 $(O)/obj/tests/%.o: CPPFLAGS += $(ENGINE_CPPFLAGS) -Itests/lib
 
 # V=1 shows the whole command lines.
 Q := $(if $(V),,@)
-.SECONDARY:
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -113,9 +113,18 @@ test-long: deps
 	@$(MAKE) --no-print-directory all
 	@QUIRE_BIN=$(O) QUIRE_TEST_LONG=1 tests/run.sh
 
+# The chaos test alone (<= 3 minutes).
+test-chaos: deps
+	@$(MAKE) --no-print-directory all
+	@QUIRE_BIN=$(O) tests/run.sh chaos
+
 bench-%: deps
 	@$(MAKE) --no-print-directory all
 	@QUIRE_BIN=$(O) tests/bench.sh $*
+
+# libFuzzer targets under ASan/UBSan (clang); FUZZ_SECONDS each (default 30).
+fuzz: deps
+	@for t in audio transcript; do scripts/fuzz.sh $$t $${FUZZ_SECONDS:-30} || exit 1; done
 
 clean:
 	rm -rf build build-san build-cuda

@@ -73,13 +73,15 @@ static void *serve(void *arg)
         r.arena = arena;
         r.db = db;
         handle(&r);
-        FCGX_Finish_r(&req);
+        /* log before FCGX_Finish_r: method and path may point into the
+         * request's params, which it frees */
         if (r.status >= 500)
             QLOG_W("%s %s %d %.1fms %s", r.method ? r.method : "-", r.path ? r.path : "-", r.status,
                    (qmono_us() - t0) / 1000.0, r.err.msg);
         else
             QLOG_D("%s %s %d %.1fms", r.method ? r.method : "-", r.path ? r.path : "-", r.status,
                    (qmono_us() - t0) / 1000.0);
+        FCGX_Finish_r(&req);
         qlog_set_context(NULL);
         qarena_reset(arena);
     }

@@ -12,27 +12,6 @@
 
 #define TRANSCRIPT_FILE_MAX (256u << 20)
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = (n >= 0 && (unsigned long)n <= TRANSCRIPT_FILE_MAX) ? malloc((size_t)n + 1) : NULL;
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        *len = (size_t)n;
-    }
-    return buf;
-}
-
 static void transcript_free(void *p)
 {
     q_transcript_free(p);
@@ -82,7 +61,7 @@ qerr h_audiobook_transcript(qreq *r)
                             qrows_get(ch, i, 0));
         char *path = qarena_printf(r->arena, "%s/%s", root, rel);
         size_t len = 0;
-        char *json = read_file(path, &len);
+        char *json = qread_file(path, TRANSCRIPT_FILE_MAX, &len);
         if (!json)
             return api_fail(r, Q_ERR_IO, "the transcript of chapter %s cannot be read", qrows_get(ch, i, 0));
         q_transcript one;

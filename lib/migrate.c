@@ -1,6 +1,7 @@
 /* migrate.c - numbered migrations: read, split into statements, apply. */
 #include "migrate.h"
 #include "log.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -13,22 +14,6 @@
 static int name_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(MIGRATE_MAX_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, MIGRATE_MAX_BYTES, f) : 0;
-    fclose(f);
-    if (!buf || n == MIGRATE_MAX_BYTES) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    return buf;
 }
 
 /* Statements end with ';' at the end of a line; comments are passed on. */
@@ -125,7 +110,7 @@ qerr qmigrate_run(qdb *db, const char *dir, int *applied, qerrctx *err)
             continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        char *sql = slurp(path);
+        char *sql = qread_file(path, MIGRATE_MAX_BYTES, NULL);
         if (!sql) {
             r = qerr_set(err, Q_ERR_IO, "cannot read %s", path);
             break;

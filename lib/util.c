@@ -191,3 +191,36 @@ int qparse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
     *out = v;
     return 0;
 }
+
+char *qread_file(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && (size_t)n <= max && fseek(f, 0, SEEK_SET) == 0)
+        buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        if (len)
+            *len = (size_t)n;
+    }
+    return buf;
+}
+
+int qrel_path_ok(const char *p)
+{
+    if (!p || !*p || p[0] == '/' || strstr(p, "..") || strlen(p) > 1024)
+        return 0;
+    for (const char *s = p; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '/' ||
+              *s == '.' || *s == '-' || *s == '_'))
+            return 0;
+    return 1;
+}

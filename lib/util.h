@@ -29,6 +29,14 @@ uint64_t qrandom_u64(void);
 /* mkdir -p with mode; returns 0 or -1 with errno. */
 int qmkdir_p(const char *path, int mode);
 
+/* The whole file into a malloc'd, NUL-terminated buffer (the caller frees);
+ * NULL when it cannot be read or is larger than max bytes. */
+char *qread_file(const char *path, size_t max, size_t *len);
+
+/* A path relative to the storage root as quire makes them (ids, [A-Za-z0-9
+ * ._/-], no "..", not absolute): the check for paths carried in payloads. */
+int qrel_path_ok(const char *p);
+
 /* Strict decimal parse of a whole string into an int64 in [lo, hi]. */
 int qparse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # fuzz.sh - build and run quire's libFuzzer targets with clang.
-# Usage: scripts/fuzz.sh [target] [seconds]   (default: audio, 60 s)
+# Usage: scripts/fuzz.sh [audio|transcript] [seconds]   (default: audio, 60 s)
 # The binary goes to build-fuzz/, findings (crash-*, leak-*) to build-fuzz/<target>/.
 set -eu
 target=${1:-audio}
@@ -11,6 +11,7 @@ mkdir -p "$out/$target" "$out/corpus-$target"
 pkgs="libavformat libavcodec libswresample libavutil"
 case "$target" in
 audio) srcs="tests/fuzz/fuzz_audio.c worker/audio_decode.c lib/err.c" ;;
+transcript) srcs="tests/fuzz/fuzz_transcript.c lib/transcript.c lib/err.c"; pkgs="$pkgs libcjson" ;;
 *) echo "unknown fuzz target: $target" >&2; exit 2 ;;
 esac
 # shellcheck disable=SC2046

@@ -28,7 +28,7 @@ pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 stop_pid() {
   local f=$1 wait=${2:-10} p
   [ -f "$f" ] || return 0
-  p=$(cat "$f")
+  p=$(cat "$f" 2>/dev/null) || return 0
   if kill -0 "$p" 2>/dev/null; then
     kill -TERM "$p" 2>/dev/null || true
     for ((i = 0; i < wait * 10; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -171,7 +171,8 @@ status() {
 }
 
 run() {
-  trap 'echo; log "stopping"; down; exit 0' INT TERM
+  # a second Ctrl-C (or make's own signal) must not cut the teardown short
+  trap 'trap "" INT TERM HUP; echo; log "stopping"; down; log "stopped"; exit 0' INT TERM HUP
   up
   local token
   token=$(head -1 "$QUIRE_VAR/admin-token")

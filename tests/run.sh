@@ -10,6 +10,8 @@ cd "$ROOT"
 export QUIRE_BIN=${QUIRE_BIN:-build}
 case "$QUIRE_BIN" in /*) ;; *) QUIRE_BIN=$ROOT/$QUIRE_BIN ;; esac
 export QUIRE_ROOT=$ROOT
+# a sanitizer build runs the heaviest tests at a smaller scale
+case "$QUIRE_BIN" in *-san) export QUIRE_TEST_SANITIZE=1 ;; esac
 PATTERN=${1:-}
 passed=0 failed=0 skipped=0
 failed_names=()

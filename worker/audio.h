@@ -43,7 +43,8 @@ qerr q_audio_reader_open_mem(const void *data, size_t len, int out_rate,
 /* Decode up to cap samples into pcm; *got is set to the number written, and
  * is 0 only at the end of the audio. Errors: Q_ERR_UNPROCESSABLE with
  * "corrupt audio at M:SS: ..." (position of the damage, also for a file that
- * ends early), Q_ERR_NOMEM. After an error the reader can only be closed. */
+ * ends early or holds no audio at all), Q_ERR_NOMEM. After an error the
+ * reader can only be closed. */
 qerr q_audio_reader_read(q_audio_reader *r, int16_t *pcm, size_t cap, size_t *got,
                          qerrctx *err);
 

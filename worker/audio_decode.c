@@ -395,8 +395,7 @@ static qerr check_complete(q_audio_reader *r, qerrctx *err)
         snprintf(why, sizeof why, "file ends early (expected %s)", q_audio_fmt_time(want, tb, sizeof tb));
         return corrupt(r, got, why, err);
     }
-    if (r->produced == 0 && r->consecutive_errors > 0)
-        return corrupt(r, 0, "no decodable audio", err);
+    if (r->produced == 0) return corrupt(r, 0, "no decodable audio", err);
     return Q_OK;
 }
 

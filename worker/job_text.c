@@ -8,6 +8,7 @@
 #include "text_embed.h"
 #include "text_tokenize.h"
 #include "transcript.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,31 +37,6 @@ static void book_free(void *p)
     free(b->segs);
     free(b->seg_chapter);
     free(b);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || (unsigned long)n > TRANSCRIPT_MAX_BYTES) {
-        fclose(f);
-        return NULL;
-    }
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        *len = (size_t)n;
-    }
-    return buf;
 }
 
 static qerr book_load(qjobctx *c, book **out)
@@ -95,7 +71,7 @@ static qerr book_load(qjobctx *c, book **out)
         b->nch = i + 1;
         char *path = qarena_printf(c->arena, "%s/%s", root, qrows_get(r, 0, 1));
         size_t len = 0;
-        char *json = slurp(path, &len);
+        char *json = qread_file(path, TRANSCRIPT_MAX_BYTES, &len);
         if (!json)
             return qerr_set(&c->err, Q_ERR_IO, "cannot read the transcript of chapter %d", b->seq[i]);
         e = q_transcript_read_json(&b->t[i], json, len, &c->err);

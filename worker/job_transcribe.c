@@ -14,18 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Relative paths from payloads are ids the API made; refuse anything else. */
-static int rel_path_ok(const char *p)
-{
-    if (!p || !*p || p[0] == '/' || strstr(p, "..") || strlen(p) > 1024)
-        return 0;
-    for (const char *s = p; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '/' ||
-              *s == '.' || *s == '-' || *s == '_'))
-            return 0;
-    return 1;
-}
-
 struct cp_bridge {
     qjobctx *c;
 };
@@ -60,7 +48,7 @@ qerr job_transcribe(qjobctx *c)
         c->permanent = 1;
         return c->err.code;
     }
-    if (!rel_path_ok(rel) || !rel_path_ok(pub)) {
+    if (!qrel_path_ok(rel) || !qrel_path_ok(pub)) {
         c->permanent = 1;
         return qerr_set(&c->err, Q_ERR_INVALID, "payload path is not a storage path");
     }
@@ -70,9 +58,13 @@ qerr job_transcribe(qjobctx *c)
     char *prefix = qarena_printf(c->arena, "%s/%s", root, rel_prefix);
     char *dir = qarena_printf(c->arena, "%s/audiobooks/%s/transcripts", root, pub);
 
+    /* the headers give duration, codec and rates at once; the decode below
+     * finds any corruption */
     q_audio_info info;
     memset(&info, 0, sizeof info);
-    qerr e = q_audio_probe(path, &info, &c->err);
+    q_audio_reader *rd = NULL;
+    qerr e = q_audio_reader_open(path, 0, &rd, &info, &c->err);
+    q_audio_reader_close(rd);
     if (e) {
         c->permanent = e != Q_ERR_IO;
         return e;

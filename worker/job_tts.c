@@ -20,17 +20,6 @@
 
 #define ASSEMBLE_MAX_INPUTS 2000
 
-static int rel_ok(const char *p)
-{
-    if (!p || !*p || p[0] == '/' || strstr(p, "..") || strlen(p) > 1024)
-        return 0;
-    for (const char *s = p; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '/' ||
-              *s == '.' || *s == '-' || *s == '_'))
-            return 0;
-    return 1;
-}
-
 static int tts_checkpoint(void *ud, double fraction, const char *message)
 {
     return qjob_checkpoint(ud, fraction * 100.0, message, 0, 0) != Q_OK;
@@ -39,7 +28,7 @@ static int tts_checkpoint(void *ud, double fraction, const char *message)
 /* Absolute path of rel with its directory created; NULL with c->err set. */
 static char *output_path(qjobctx *c, const char *rel)
 {
-    if (!rel_ok(rel)) {
+    if (!qrel_path_ok(rel)) {
         c->permanent = 1;
         qerr_set(&c->err, Q_ERR_INVALID, "output path is not a storage path");
         return NULL;
@@ -156,7 +145,7 @@ qerr job_assemble(qjobctx *c)
         return qerr_set(&c->err, Q_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
         const char *rel = cJSON_GetStringValue(cJSON_GetArrayItem(inputs, i));
-        if (!rel_ok(rel)) {
+        if (!qrel_path_ok(rel)) {
             c->permanent = 1;
             return qerr_set(&c->err, Q_ERR_INVALID, "input %d is not a storage path", i + 1);
         }

@@ -180,6 +180,13 @@ static void test_retry_with_backoff_then_dead_letter(void)
     T_CHECK(sql_int("SELECT TIMESTAMPDIFF(MICROSECOND, MIN(finished_at), MAX(finished_at)) FROM job_attempts"
                     " WHERE job_id = ?", "i", bad, 0) >= 1000 * (50 / 2 + 100 / 2),
             "retries came too fast for the backoff");
+    /* quirectl shows the dead letter with every attempt's error */
+    char *out = tsh_out("\"$QUIRE_BIN/quirectl\" failed | grep -c 'noop: failing on purpose'");
+    T_CHECK(out && atoi(out) >= 4, "quirectl failed shows %s error lines", out ? out : "no");
+    free(out);
+    out = tsh_out("\"$QUIRE_BIN/quirectl\" stats | grep -c 'noop.retry'");
+    T_CHECK(out && atoi(out) >= 2, "quirectl stats: %s lines for noop.retry", out ? out : "no");
+    free(out);
     /* an explicit retry puts the dead letter back */
     qerrctx e = {0};
     T_EQ_INT(qqueue_retry(db, bad, 0, &e), Q_OK);
@@ -434,7 +441,8 @@ static void enqueue_many(const char *type, int n, const char *payload)
 
 static void test_many_workers_complete_each_job_once(void)
 {
-    int n = getenv("QUIRE_TEST_LONG") ? 20000 : 20000;
+    /* the sanitizer run proves the same with fewer jobs */
+    int n = getenv("QUIRE_TEST_SANITIZE") ? 4000 : 20000;
     int64_t t0 = qmono_ms();
     enqueue_many("noop.many", n, "{\"record\":true}");
     t_note("enqueued %d jobs in %lld ms", n, (long long)(qmono_ms() - t0));
@@ -466,7 +474,7 @@ static void test_many_workers_complete_each_job_once(void)
 
 static void test_mariadb_restart_under_load(void)
 {
-    int n = 3000;
+    int n = getenv("QUIRE_TEST_SANITIZE") ? 1000 : 3000;
     enqueue_many("noop.restart", n, "{\"sleep_ms\":2,\"record\":true}");
     worker_start("worker-rs1", "--types noop.restart --concurrency 2");
     worker_start("worker-rs2", "--types noop.restart --concurrency 2");

@@ -159,6 +159,17 @@ static void test_unsupported_input(void)
     fx_path("missing.wav", p, sizeof p);
     T_EQ_INT(decode_all(p, &info, NULL, &e4), Q_ERR_NOT_FOUND);
     T_CHECK(strstr(e4.msg, "not found") != NULL, "%s", e4.msg);
+    /* A well-formed WAV with no samples is not a chapter. */
+    qerrctx e6 = {0};
+    fx_path("header_only.wav", p, sizeof p);
+    const unsigned char hdr[44] = { 'R', 'I', 'F', 'F', 36, 0, 0, 0, 'W', 'A', 'V', 'E', 'f', 'm', 't', ' ',
+                                    16, 0, 0, 0, 1, 0, 1, 0, 0x80, 0x3e, 0, 0, 0, 0x7d, 0, 0, 2, 0, 16, 0,
+                                    'd', 'a', 't', 'a', 0, 0, 0, 0 };
+    T_REQUIRE(fx_write(p, hdr, sizeof hdr) == 0);
+    rc = decode_all(p, &info, NULL, &e6);
+    T_CHECK(rc == Q_ERR_UNPROCESSABLE || rc == Q_ERR_UNSUPPORTED, "rc %d", rc);
+    T_CHECK(!strncmp(e6.msg, "corrupt audio at 0:00", 21) || !strncmp(e6.msg, "unsupported audio: ", 19), "%s", e6.msg);
+    t_note("header-only wav: %s", e6.msg);
     /* No protocols through a path. */
     qerrctx e5 = {0};
     T_CHECK(decode_all("http://127.0.0.1:1/x.mp3", &info, NULL, &e5) != Q_OK);
@@ -267,6 +278,39 @@ static void test_long_file_memory_is_flat(void)
     long slack_kb = 2048;
 #endif
     T_CHECK(base > 0 && peak - base < slack_kb, "RSS grew %ld kB", peak - base);
+}
+
+/* QUIRE_TEST_LONG=1 (make test-long): a 10-hour MP3 decodes with RSS flat
+ * and well under the 200 MB a worker slot may use. */
+static void test_ten_hours_streams(void)
+{
+    const char *lt = getenv("QUIRE_TEST_LONG");
+    if (!lt || strcmp(lt, "1")) { t_skip("long test: set QUIRE_TEST_LONG=1"); return; }
+    char p[600];
+    fx_path("ten_hours.mp3", p, sizeof p);
+    const char *mp3[] = { "-c:a", "libmp3lame", "-b:a", "8k", NULL };
+    T_REQUIRE(fx_tone(p, 200, 36000.0, 8000, 1, mp3) == 0);
+    q_audio_reader *r;
+    qerrctx err = {0};
+    q_audio_info info;
+    T_REQUIRE(q_audio_reader_open(p, 16000, &r, &info, &err) == Q_OK, "%s", err.msg);
+    int16_t pcm[8000];
+    size_t got, reads = 0;
+    long base = 0, peak = 0;
+    uint64_t total = 0;
+    while (q_audio_reader_read(r, pcm, 8000, &got, &err) == Q_OK && got) {
+        total += got;
+        if (++reads == 100) base = rss_kb();
+        if (reads % 1000 == 0) { long k = rss_kb(); if (k > peak) peak = k; }
+    }
+    q_audio_reader_close(r);
+    T_EQ_INT(err.code, Q_OK);
+    t_note("10 h: %.0f s decoded, RSS %ld kB after warm-up, peak %ld kB", total / 16000.0, base, peak);
+    T_CHECK(fabs(total / 16000.0 - 36000) < 5, "decoded %.1f s", total / 16000.0);
+    T_CHECK(peak < 200 * 1024, "peak RSS %ld kB", peak);
+#if !defined(__SANITIZE_ADDRESS__)
+    T_CHECK(peak - base < 4096, "RSS grew %ld kB", peak - base);
+#endif
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -394,6 +438,23 @@ static void test_writer_errors(void)
     T_CHECK(access(tmp, F_OK) != 0);
 }
 
+/* Nothing written: each format closes cleanly or fails cleanly. */
+static void test_writer_empty(void)
+{
+    const q_audio_format f[] = { Q_AUDIO_WAV, Q_AUDIO_MP3, Q_AUDIO_M4B };
+    for (int i = 0; i < 3; i++) {
+        char p[600], name[32];
+        snprintf(name, sizeof name, "empty.%s", q_audio_format_ext(f[i]));
+        q_audio_writer *w;
+        qerrctx err = {0};
+        T_REQUIRE(q_audio_writer_open(fx_path(name, p, sizeof p), f[i], 22050, NULL, &w, &err) == Q_OK);
+        T_EQ_INT(q_audio_writer_chapter(w, "Nothing", &err), Q_OK);
+        qerr rc = q_audio_writer_close(w, &err);
+        t_note("%s: %s", name, rc ? err.msg : "ok");
+        T_CHECK(rc == Q_OK ? access(p, F_OK) == 0 : access(p, F_OK) != 0);
+    }
+}
+
 static int count_cp(void *ud, double frac, const char *msg)
 {
     (void)frac; (void)msg;
@@ -485,11 +546,13 @@ int main(void)
     T_RUN(test_unsupported_input);
     T_RUN(test_truncated_and_corrupt);
     T_RUN(test_long_file_memory_is_flat);
+    T_RUN(test_ten_hours_streams);
     T_RUN(test_write_wav);
     T_RUN(test_write_mp3_chapters);
     T_RUN(test_write_mp3_chapters_44k);
     T_RUN(test_write_m4b_chapters);
     T_RUN(test_writer_errors);
+    T_RUN(test_writer_empty);
     T_RUN(test_assemble_mp3);
     T_RUN(test_assemble_m4b);
     T_RUN(test_assemble_cancel_and_bad_input);

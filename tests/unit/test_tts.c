@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "asr.h"
 #include "audio.h"
@@ -399,6 +400,36 @@ static void render_book(q_audio_format fmt, const char *name)
     free(txt);
 }
 
+static int cancel_midway(void *ud, double f, const char *m)
+{
+    (void)ud; (void)m;
+    return f >= 0.5;
+}
+
+/* Cancelled half way through a Hindi book: Q_ERR_CANCELLED, no file. */
+static void test_render_cancel_leaves_nothing(void)
+{
+    const char *hi = "\xe0\xa4\xaf\xe0\xa4\xb9 \xe0\xa4\x8f\xe0\xa4\x95 \xe0\xa4\xb5\xe0\xa4\xbe"
+                     "\xe0\xa4\x95\xe0\xa5\x8d\xe0\xa4\xaf \xe0\xa4\xb9\xe0\xa5\x88\xe0\xa5\xa4";
+    const char *texts[] = { hi, hi, hi };
+    char out[600];
+    qerrctx err = {0};
+    q_tts_params p = { .voice = "hi" };
+    T_EQ_INT(q_tts_render(&q_tts_espeak, &p, texts, NULL, 3, fx_path("hi.mp3", out, sizeof out), Q_AUDIO_MP3,
+                          NULL, NULL, cancel_midway, NULL, &err), Q_ERR_CANCELLED);
+    T_CHECK(access(out, F_OK) != 0);
+    char part[700];
+    snprintf(part, sizeof part, "%s.tmp", out);
+    T_CHECK(access(part, F_OK) != 0);
+    /* And uncancelled it is a real file. */
+    qerrctx e2 = {0};
+    q_audio_chapter ch[3];
+    T_EQ_INT(q_tts_render(&q_tts_espeak, &p, texts, NULL, 3, out, Q_AUDIO_MP3, NULL, ch, NULL, NULL, &e2), Q_OK);
+    T_CHECK(access(out, F_OK) == 0);
+    T_EQ_STR(ch[2].title, "Chapter 3");
+    T_CHECK(ch[2].start_ms > ch[1].start_ms && ch[1].start_ms > 1000);
+}
+
 static void test_render_book_m4b(void) { render_book(Q_AUDIO_M4B, "book.m4b"); }
 static void test_render_book_mp3(void) { render_book(Q_AUDIO_MP3, "book.mp3"); }
 
@@ -464,6 +495,7 @@ int main(void)
     T_RUN(test_progress_and_cancel);
     T_RUN(test_render_book_m4b);
     T_RUN(test_render_book_mp3);
+    T_RUN(test_render_cancel_leaves_nothing);
     T_RUN(test_round_trip_flite_to_asr);
     fx_cleanup();
     return t_done();
