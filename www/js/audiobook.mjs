@@ -200,10 +200,12 @@ export async function render(main, [id], query) {
       if (audioUrl) URL.revokeObjectURL(audioUrl);
       audioUrl = URL.createObjectURL(b);
       audio.src = audioUrl;
+      audio.hidden = false;
       replace(audioMsg);
       audio.addEventListener('loadedmetadata', () => { if (pendingSeek) { seek(pendingSeek.at, pendingSeek.play); pendingSeek = null; } }, { once: true });
     } catch (e) {
       if (e && e.name === 'AbortError') return;
+      audio.hidden = true;
       replace(audioMsg, errorBox(e, 'Could not load the audio', 'Audio playback'));
     }
   }
