@@ -248,14 +248,15 @@ test('errors UI (stubbed answers): a 502 page and a dropped connection are expla
   await page.unroute('**/api/v1/me');
   // A page whose data fails to load says so, in place, and the rest works
   // (sign-in lands on the library).
-  await page.route('**/api/v1/audiobooks?*', (r) => r.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { code: 'database_unavailable', message: 'the database is not answering', request_id: 'req-123' } }) }));
+  const listCall = (u) => u.pathname === '/api/v1/audiobooks' && u.searchParams.has('per_page');
+  await page.route(listCall, (r) => r.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { code: 'database_unavailable', message: 'the database is not answering', request_id: 'req-123' } }) }));
   await signIn(page);
   t = await (await page.waitForSelector('#book-list .notice.error')).textContent();
   assert(/database is unavailable/.test(t) && /req-123/.test(t) && !/[{}]/.test(t), `503 shown as: ${t}`);
   await shot(page, 'library-error');
-  await page.unroute('**/api/v1/audiobooks?*');
+  await page.unroute(listCall);
   await page.click('#book-list .notice.error button');
-  await page.waitForSelector('#book-list .booklist, #book-list p.muted');
+  await page.waitForSelector('#book-list .booklist, #book-list p.muted, #book-list .unavailable');
   page.problems = page.problems.filter((x) => !/ERR_CONNECTION_REFUSED/.test(x));
   assert(page.problems.length === 0, page.problems.join('; '));
   return page;
