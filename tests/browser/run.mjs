@@ -117,6 +117,8 @@ async function startWorker(types, extra = []) {
   return p;
 }
 function stopWorkers() { for (const p of started) if (p.exitCode === null) p.kill('SIGTERM'); }
+process.on('exit', stopWorkers);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { stopWorkers(); process.exit(130); });
 
 // A job that fails for good: a noop job told to fail, run once by a worker.
 // Through the queue API when the server has it, else enqueued as a pending
