@@ -4,6 +4,7 @@
  * window embeddings in the embeddings table. summarize also takes plain text
  * ({"text", "sentences"}) for POST /api/v1/summarize. */
 #include "worker.h"
+#include "audiobook.h"
 #include "text.h"
 #include "text_embed.h"
 #include "text_tokenize.h"
@@ -208,21 +209,20 @@ qerr job_summarize(qjobctx *c)
     return c->result ? Q_OK : qerr_set(&c->err, Q_ERR_NOMEM, "out of memory");
 }
 
-/* The later stage wins: an early result never replaces a final one. */
-static void store_on_book(qjobctx *c, const char *column_sql)
+/* The stage of this summarize or tag job ("early" or "final"). */
+static qbook_stage job_stage(qjobctx *c)
 {
     const char *stage = "final";
-    int64_t ab = c->job->audiobook_id;
     qerrctx e = {0};
     qjson_str(c->payload, "stage", 0, 16, &stage, &e);
-    if (ab && c->result)
-        qdb_exec(c->db, &e, column_sql, "ssis", c->result, stage, ab, stage);
+    return strcmp(stage, "early") ? QBOOK_FINAL : QBOOK_EARLY;
 }
 
 void job_summarize_after(qjobctx *c)
 {
-    store_on_book(c, "UPDATE audiobooks SET summary = ?, summary_stage = ?, updated_at = NOW(3)"
-                     " WHERE id = ? AND (summary_stage IS NULL OR summary_stage = 'early' OR ? = 'final')");
+    qerrctx e = {0};
+    if (c->job->audiobook_id && c->result)
+        qbook_summary(c->db, c->job->audiobook_id, c->result, job_stage(c), NULL, &e);
 }
 
 qerr job_tag(qjobctx *c)
@@ -267,8 +267,9 @@ qerr job_tag(qjobctx *c)
 
 void job_tag_after(qjobctx *c)
 {
-    store_on_book(c, "UPDATE audiobooks SET tags = ?, tags_stage = ?, updated_at = NOW(3)"
-                     " WHERE id = ? AND (tags_stage IS NULL OR tags_stage = 'early' OR ? = 'final')");
+    qerrctx e = {0};
+    if (c->job->audiobook_id && c->result)
+        qbook_tags(c->db, c->job->audiobook_id, c->result, job_stage(c), NULL, &e);
 }
 
 /* embed: the windows are computed in run and written in the completion's

@@ -32,6 +32,49 @@ qerr qjob_checkpoint(qjobctx *c, double percent, const char *message, int curren
     return cancel ? Q_ERR_CANCELLED : Q_OK;
 }
 
+/* One try at telling the queue how the attempt ended. *completed is set
+ * when a completion was accepted. */
+static qerr report(qjobctx *c, const qjob_type *t, qerr e, int *completed, qerrctx *re)
+{
+    qjob *j = c->job;
+    qerr r;
+    if (atomic_load(&c->lost)) {
+        QLOG_W("lease lost while running; result discarded");
+        return Q_ERR_LEASE_LOST;
+    }
+    if (e == Q_ERR_CANCELLED || (e && atomic_load(&c->cancel))) {
+        r = qqueue_ack_cancel(c->db, j, re);
+        if (!r)
+            QLOG_I("cancelled");
+        return r;
+    }
+    if (e) {
+        const char *msg = c->err.msg[0] ? c->err.msg : qerr_code(e);
+        r = qqueue_fail(c->db, j, msg, !c->permanent, re);
+        if (!r)
+            QLOG_W("attempt %d failed: %s", j->attempt, msg);
+        return r;
+    }
+    if (t && t->after_complete) {
+        /* the job's own rows commit with its completion, or not at all */
+        r = qdb_begin(c->db, re);
+        if (!r)
+            r = qqueue_complete(c->db, j, c->result, re);
+        if (!r)
+            t->after_complete(c);
+        if (!r)
+            r = qdb_commit(c->db, re);
+        if (r && qdb_in_txn(c->db))
+            qdb_rollback(c->db);
+    } else {
+        r = qqueue_complete(c->db, j, c->result, re);
+    }
+    if (r == Q_ERR_LEASE_LOST && qqueue_completed_by(c->db, j))
+        r = Q_OK;       /* an earlier try's commit got through before the link died */
+    *completed = !r;
+    return r;
+}
+
 /* Runs and reports. Returns 1 when the job completed, 0 otherwise. */
 int worker_run_job(qjobctx *c);
 int worker_run_job(qjobctx *c)
@@ -56,33 +99,21 @@ int worker_run_job(qjobctx *c)
     qerrctx re = {0};
     qerr r;
     int completed = 0;
-    if (atomic_load(&c->lost)) {
-        QLOG_W("lease lost while running; result discarded");
-        r = Q_ERR_LEASE_LOST;
-    } else if (e == Q_ERR_CANCELLED || (e && atomic_load(&c->cancel))) {
-        r = qqueue_ack_cancel(c->db, j, &re);
-        if (!r)
-            QLOG_I("cancelled");
-    } else if (e) {
-        const char *msg = c->err.msg[0] ? c->err.msg : qerr_code(e);
-        r = qqueue_fail(c->db, j, msg, !c->permanent, &re);
-        if (!r)
-            QLOG_W("attempt %d failed: %s", j->attempt, msg);
-    } else if (t && t->after_complete) {
-        /* the job's own rows commit with its completion, or not at all */
-        r = qdb_begin(c->db, &re);
-        if (!r)
-            r = qqueue_complete(c->db, j, c->result, &re);
-        if (!r)
-            t->after_complete(c);
-        if (!r)
-            r = qdb_commit(c->db, &re);
-        if (r && qdb_in_txn(c->db))
-            qdb_rollback(c->db);
-        completed = !r;
-    } else {
-        r = qqueue_complete(c->db, j, c->result, &re);
-        completed = !r;
+    /* The report is retried while the database is away (a restart): the
+     * attempt's token still holds when it is back, unless the lease ran out
+     * meanwhile, and then the queue refuses it like any late report. */
+    int64_t backoff = 100;
+    for (int tries = 0;; tries++) {
+        qerr_clear(&re);
+        r = report(c, t, e, &completed, &re);
+        if (r != Q_ERR_DB_GONE || tries == 20 || atomic_load(&c->lost))
+            break;
+        qsleep_ms(backoff);
+        if (backoff < 2000)
+            backoff *= 2;
+        qdb_ping(c->db);
+        if (tries == 0)
+            QLOG_W("database unavailable while reporting; retrying: %s", re.msg);
     }
     if (r == Q_ERR_LEASE_LOST)
         QLOG_W("queue refused the report: %s", re.msg);
