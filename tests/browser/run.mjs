@@ -601,14 +601,15 @@ test('transcription, summary, tags and search: real jobs on a real worker, shown
   await uploadReady();
   if (!createdBook) skip('no audiobook was uploaded in this run');
   if (!(await workerServes('transcribe'))) {
-    let w = await startWorker('transcribe,summarize,tag,embed');
-    if (typeof w === 'string') w = await startWorker('transcribe');
+    let w = await startWorker('transcribe,summarize,tag,embed', ['--concurrency', '2']);
+    if (typeof w === 'string') w = await startWorker('transcribe', ['--concurrency', '2']);
     if (typeof w === 'string') skip(`no worker serves transcribe jobs: ${w}`);
   }
   const page = await newPage();
   await signIn(page);
   await page.goto(`/#/audiobooks/${encodeURIComponent(createdBook)}`);
-  await page.waitForSelector('#job-list li[data-type="transcribe"][data-status="completed"]', { timeout: 120000 });
+  // (Other tests' jobs on a shared stack may be ahead in the queue.)
+  await page.waitForSelector('#job-list li[data-type="transcribe"][data-status="completed"]', { timeout: 240000 });
   await shot(page, 'audiobook-transcribed');
   await page.waitForSelector('#transcript .w, #transcript-box .unavailable', { timeout: 30000 });
   if (await page.$('#transcript-box .unavailable')) skip('the transcribe job completed, but the server has no transcript endpoint yet (GET /api/v1/audiobooks/{id}/transcript?chapter=N)');
