@@ -62,6 +62,32 @@ static const row rows[] = {
     {"GET", "/api/v1/audiobooks/{id}/transcript", K_OWNED, 409},
     {"GET", "/api/v1/search", K_OPEN, 200},
     {"POST", "/api/v1/summarize", K_OPEN, 202},
+    /* remote workers (worker tokens or admins); attempt calls carry a
+     * made-up token and are fenced off */
+    {"POST", "/api/v1/queue/{type}/jobs", K_WORKER, 201},
+    {"GET", "/api/v1/queue/{type}/jobs", K_WORKER, 200},
+    {"POST", "/api/v1/queue/{type}/claim", K_WORKER, 200},
+    {"GET", "/api/v1/queue/{type}/stats", K_WORKER, 200},
+    {"POST", "/api/v1/queue/{type}/jobs/{id}/complete", K_WORKER, 409},
+    {"POST", "/api/v1/queue/{type}/jobs/{id}/fail", K_WORKER, 409},
+    {"POST", "/api/v1/queue/{type}/jobs/{id}/progress", K_WORKER, 409},
+    {"POST", "/api/v1/queue/{type}/jobs/{id}/heartbeat", K_WORKER, 409},
+    {"GET", "/api/v1/queue/{type}/jobs/{id}/blobs/{name}", K_WORKER, 409},
+    {"PUT", "/api/v1/queue/{type}/jobs/{id}/blobs/{name}", K_WORKER, 409},
+    {"POST", "/api/v1/counter/increment/{name}", K_WORKER, 200},
+    {"POST", "/api/v1/workers/{type}/heartbeat", K_WORKER, 200},
+    {"GET", "/api/v1/workers/{type}", K_WORKER, 200},
+    /* text to speech requests */
+    {"POST", "/api/v1/tts/queue", K_OPEN, 202},
+    {"GET", "/api/v1/tts/queue", K_OPEN, 200},
+    {"GET", "/api/v1/tts/queue/{job_id}", K_OWNED, 200},
+    {"DELETE", "/api/v1/tts/queue/{job_id}", K_OWNED, 200},
+    {"GET", "/api/v1/tts/queue/{job_id}/audio", K_OWNED, 409},
+    {"GET", "/api/v1/tts/queue/{job_id}/chapters/{n}/audio", K_OWNED, 409},
+    {"GET", "/api/v1/voices", K_OPEN, 200},
+    {"GET", "/api/v1/notifications", K_OPEN, 200},
+    /* from loopback, as the test runs */
+    {"GET", "/metrics", K_PUBLIC, 200},
 };
 #define NROWS (int)(sizeof rows / sizeof rows[0])
 
@@ -139,6 +165,34 @@ static long long fresh_token_id(void)
     return id;
 }
 
+/* A fresh TTS request of the owner: its id (malloc'd) or NULL. */
+static char *fresh_tts(void)
+{
+    thttp r;
+    char *id = NULL;
+    if (thttp_json(&r, "POST", "/api/v1/tts/queue", owner_tok,
+                   "{\"script_text\":\"Hello from the matrix.\",\"voice_settings\":{\"engine\":\"flite\"}}") == 0 &&
+        tjson_str(r.json, "job_id"))
+        id = strdup(tjson_str(r.json, "job_id"));
+    thttp_free(&r);
+    return id;
+}
+
+/* A fresh pending job of the queue API's type; its id or 0. */
+static long long fresh_queue_job(void)
+{
+    thttp r;
+    long long id = 0;
+    if (thttp_json(&r, "POST", "/api/v1/queue/noop.matrix/jobs", admin_tok, "{\"payload\":{}}") == 0) {
+        const char *s = tjson_str(r.json, "job_id");
+        id = s ? atoll(s) : (long long)tjson_num(r.json, "job_id", 0);
+        if (!id)
+            id = s ? 0 : (long long)tjson_num(r.json, "id", 0);
+    }
+    thttp_free(&r);
+    return id;
+}
+
 static int prepare(const row *w, call *c)
 {
     static int seq;
@@ -185,6 +239,38 @@ static int prepare(const row *w, call *c)
         snprintf(c->body, sizeof c->body, "{\"upload_id\":\"%s\",\"title\":\"Matrix\"}", single ? single : "");
         free(up);
         free(single);
+    } else if (!strncmp(p, "/api/v1/queue/{type}/jobs/{id}/", 31)) {
+        long long id = fresh_queue_job();
+        if (!id)
+            return -1;
+        snprintf(c->path, sizeof c->path, "/api/v1/queue/noop.matrix/jobs/%lld/%s", id, p + 31);
+        if (strstr(p, "{name}"))
+            snprintf(c->path, sizeof c->path, "/api/v1/queue/noop.matrix/jobs/%lld/blobs/out.wav", id);
+        c->ctype = "application/json";
+        snprintf(c->body, sizeof c->body, "{\"token\":\"made-up\",\"worker_id\":\"matrix\",\"error\":\"x\"}");
+        snprintf(c->headers, sizeof c->headers, "X-Attempt-Token: made-up");
+    } else if (!strncmp(p, "/api/v1/queue/{type}/", 21) || !strncmp(p, "/api/v1/workers/{type}", 22)) {
+        const char *rest = strstr(p, "{type}") + 6;
+        snprintf(c->path, sizeof c->path, "%.*snoop.matrix%s", (int)(strstr(p, "{type}") - p), p, rest);
+        if (!strcmp(w->method, "POST")) {
+            c->ctype = "application/json";
+            snprintf(c->body, sizeof c->body, "{\"worker_id\":\"matrix\",\"payload\":{}}");
+        }
+    } else if (!strcmp(p, "/api/v1/counter/increment/{name}")) {
+        snprintf(c->path, sizeof c->path, "/api/v1/counter/increment/matrix");
+    } else if (!strncmp(p, "/api/v1/tts/queue/{job_id}", 26)) {
+        char *id = fresh_tts();
+        if (!id)
+            return -1;
+        snprintf(c->path, sizeof c->path, "/api/v1/tts/queue/%s%s", id, p + 26);
+        char *n = strstr(c->path, "{n}");
+        if (n)
+            memmove(n + 1, n + 3, strlen(n + 3) + 1), n[0] = '1';
+        free(id);
+    } else if (!strcmp(p, "/api/v1/tts/queue") && !strcmp(w->method, "POST")) {
+        snprintf(c->path, sizeof c->path, "%s", p);
+        c->ctype = "application/json";
+        snprintf(c->body, sizeof c->body, "{\"script_text\":\"Hello.\",\"voice_settings\":{\"engine\":\"flite\"}}");
     } else if (!strncmp(p, "/api/v1/audiobooks/{id}", 23)) {
         char *ab = at_book(owner_tok, NULL);
         if (!ab)

@@ -153,10 +153,15 @@ static void test_every_route_is_documented(void)
 }
 
 static char *admin;
-static char upload_id[64], slot_id[64], book_id[64], job_id[32], user_id[32];
+static char upload_id[64], slot_id[64], book_id[64], job_id[32], user_id[32], tts_id[64];
 
 static int make_fixtures(void)
 {
+    thttp t;
+    if (thttp_json(&t, "POST", "/api/v1/tts/queue", admin, "{\"script_text\":\"Hello.\"}") == 0 &&
+        tjson_str(t.json, "job_id"))
+        snprintf(tts_id, sizeof tts_id, "%s", tjson_str(t.json, "job_id"));
+    thttp_free(&t);
     char *up = at_upload(admin, "multi", 10);
     char *wav = at_wav("openapi.wav", 0.2);
     if (!up || !wav)
@@ -209,7 +214,9 @@ static void fill(const char *spec, char *out, size_t outsz)
         else if (!strncmp(p + 1, "audiobook_id", n))
             v = book_id;
         else if (!strncmp(p + 1, "job_id", n))
-            v = job_id;
+            v = !strncmp(spec, "/api/v1/tts/", 12) ? tts_id : job_id;
+        else if (!strncmp(p + 1, "n", n))
+            v = "1";
         else if (!strncmp(p + 1, "user_id", n))
             v = user_id;
         else if (!strncmp(p + 1, "token_id", n)) {
