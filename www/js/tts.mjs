@@ -50,7 +50,7 @@ export async function render(main, params) {
     const b = formBox.querySelector('#tts-submit');
     if (b) b.disabled = true;
   });
-  if (jobId) stops.push(follow(current, jobId));
+  if (jobId) stops.push(follow(current, jobId, () => loadHistory(history)));
   return () => stops.forEach((s) => s());
 }
 
@@ -212,7 +212,8 @@ async function loadHistory(box) {
   return true;
 }
 
-function follow(box, id) {
+function follow(box, id, onFinal) {
+  let finalSeen = false;
   const base = `/api/v1/tts/queue/${encodeURIComponent(id)}`;
   let audioUrl = null;
   let shownDone = false;
@@ -256,6 +257,7 @@ function follow(box, id) {
       shownDone = true;
       showResult(pick(j, 'audio_url'));
     }
+    if (!ACTIVE.has(st) && !finalSeen) { finalSeen = true; onFinal(); }
     return ACTIVE.has(st);
   }
 
