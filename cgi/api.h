@@ -4,7 +4,9 @@
 #define QUIRE_API_H
 
 #include <fcgiapp.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "accounts.h"   /* users, tokens, roles                */
 #include "arena.h"      /* the per-request arena               */
@@ -35,6 +37,11 @@ typedef struct qreq {
     int status;                  /* status sent, for the access log          */
     int replied;
     qerrctx err;
+    const char *err_headers;     /* "Name: value\r\n" lines sent with an error */
+    int capture;                 /* idempotency: keep a copy of the reply    */
+    char *cap_body;              /* the reply's body and extra headers,      */
+    size_t cap_len;              /* arena-owned, when capture was set        */
+    char *cap_headers;
 } qreq;
 
 typedef qerr (*qhandler)(qreq *r);
@@ -75,8 +82,10 @@ qerr api_param_id(qreq *r, int i, int64_t *id);
 /* Requires the database; 503 when this thread has none. */
 qerr api_need_db(qreq *r);
 
-/* main.c: non-zero once SIGTERM arrived (long polls end early). */
+/* http.c: non-zero once SIGTERM arrived (long polls end early); main.c
+ * sets it. */
 int api_stopping(void);
+void api_set_stopping(void);
 
 /* router.c */
 extern const qroute api_routes[];
@@ -85,12 +94,125 @@ void api_dispatch(qreq *r);
 
 /* auth.c */
 qerr api_authenticate(qreq *r);
+/* Drops a token (token_id <= 0: every token) from this process's cache of
+ * recent lookups; called when a token is revoked. */
+void api_auth_forget(int64_t token_id);
+
+/* ratelimit.c: per-token token bucket (QUIRE_RATE_LIMIT per minute);
+ * Q_ERR_RATE_LIMITED with Retry-After when the bucket is empty. */
+qerr api_rate_limit(qreq *r);
+
+/* idempotency.c: Idempotency-Key on POSTs. api_idem_begin either replies
+ * with the stored first response (*replayed = 1) or arms capture; after the
+ * handler, api_idem_finish stores (status < 500) or forgets the reply. */
+qerr api_idem_begin(qreq *r, int *replayed);
+void api_idem_finish(qreq *r);
+
+/* store.c: files under QUIRE_STORAGE. Storage paths are relative to it and
+ * made only from ids; client file names never reach the file system. */
+#define STORE_NAME_MAX 200
+/* A random UUID v4 into out[37]. */
+void store_uuid(char out[37]);
+/* The absolute path of a relative storage path (arena-owned). */
+const char *store_abs(qreq *r, const char *rel);
+/* A client file name made safe for display: the last path component, no
+ * control characters, NUL, slashes or backslashes, no leading dots, valid
+ * UTF-8 cut to STORE_NAME_MAX bytes; "file" when nothing is left. */
+void store_sanitize_name(const char *in, char *out, size_t outsz);
+/* Names the type of a file from its first bytes (Q_AUDIO_MAGIC_WANT of
+ * them): an audio format by lib/audio_magic ("mp3", "mp4", "flac", "ogg",
+ * "wav") with *is_audio = 1, or what else it looks like ("pdf", "png",
+ * "text", ... "unknown binary data"). */
+const char *store_sniff(const unsigned char *buf, size_t len, int *is_audio);
+/* The file extension stored for an audio format (".mp3", ...). */
+const char *store_ext(const char *format);
+/* Reads up to n bytes at off of path into buf; returns bytes read or -1. */
+ssize_t store_pread(const char *path, int64_t off, void *buf, size_t n);
+/* Puts bytes [off, off + len) of src (nginx's body file) at dst_rel: a hard
+ * link when that is the whole file, else copy_file_range. The directory is
+ * created. sha256 (may be NULL) gets the stored bytes' hash, unless
+ * sha_known is given (then it is copied). */
+qerr store_place(qreq *r, const char *src, int64_t off, int64_t len, const char *dst_rel, char sha256[65]);
+/* A copy of bytes [off, off + len) of src to dst_rel on a thread of its own
+ * (copy_file_range), so the caller can hash and check the same bytes
+ * meanwhile. store_copy_finish waits for it, then cuts the copy to keep
+ * bytes when 0 <= keep < len; on any error the copy is removed. A started
+ * copy must be finished. */
+typedef struct store_copy {
+    pthread_t th;
+    const char *src, *dst;
+    int64_t off, len;
+    int err, started;
+} store_copy;
+qerr store_copy_start(qreq *r, store_copy *c, const char *src, int64_t off, int64_t len, const char *dst_rel);
+qerr store_copy_finish(qreq *r, store_copy *c, int64_t keep);
+/* SHA-256 of path's bytes [off, limit), read through mmap. With a needle,
+ * stops at its first occurrence at or after off: *hit gets its position
+ * (-1 when none) and only the bytes before it are hashed. 0 or -1/errno. */
+int store_hash_range(const char *path, int64_t off, int64_t limit, const char *needle, size_t nlen, int64_t *hit,
+                     char sha[65]);
+/* Appends [0, len) of src to dst_rel at offset at (tus chunks). */
+qerr store_append(qreq *r, const char *src, int64_t len, const char *dst_rel, int64_t at);
+/* Removes a file, or a directory tree, under storage; missing is fine. */
+void store_remove(qreq *r, const char *rel);
+/* Hard-links (or copies) one stored file to another storage path. */
+qerr store_link(qreq *r, const char *src_rel, const char *dst_rel);
+
+/* Shared by the resource files. */
+/* Is the caller an admin? */
+static inline int api_is_admin(const qreq *r) { return r->user.role == QROLE_ADMIN; }
+/* page/per_page query parameters: page >= 1, 1 <= per_page <= 100. */
+qerr api_paging(qreq *r, int64_t *page, int64_t *per_page);
 
 /* Handlers, one file per resource. */
 qerr h_health(qreq *r);
 qerr h_ping(qreq *r);
+qerr h_me(qreq *r);
+/* uploads.c */
+qerr h_upload_create(qreq *r);
+qerr h_upload_get(qreq *r);
+qerr h_upload_progress(qreq *r);
+qerr h_upload_delete(qreq *r);
+qerr h_upload_file(qreq *r);
+qerr h_upload_list(qreq *r);
+/* Loads the caller's (or, for admins, anyone's) upload by public id:
+ * *id, *owner, *total_files; 404 otherwise. */
+qerr upload_lookup(qreq *r, const char *public_id, int64_t *id, int64_t *owner, int64_t *total_files);
+/* Records a stored file as the next file of the upload (status updated);
+ * storage_rel is already in place. Fills the reply object when out given. */
+qerr upload_add_file(qreq *r, int64_t upload_id, const char *upload_pub, const char *file_pub,
+                     const char *name, const char *storage_rel, int64_t size, const char *sha,
+                     const char *format, cJSON *out);
+/* tus.c */
+qerr h_tus_options(qreq *r);
+qerr h_tus_create(qreq *r);
+qerr h_tus_head(qreq *r);
+qerr h_tus_patch(qreq *r);
+qerr h_tus_delete(qreq *r);
+/* audiobooks.c */
+qerr h_audiobook_create(qreq *r);
+qerr h_audiobook_list(qreq *r);
+qerr h_audiobook_get(qreq *r);
+qerr h_audiobook_update(qreq *r);
+qerr h_audiobook_delete(qreq *r);
+qerr h_audiobook_jobs(qreq *r);
+/* jobs.c */
+qerr h_job_get(qreq *r);
+qerr h_job_list(qreq *r);
+qerr h_job_cancel(qreq *r);
+qerr h_job_retry(qreq *r);
+qerr h_job_report(qreq *r);
+/* admin.c */
+qerr h_admin_users(qreq *r);
+qerr h_admin_user_create(qreq *r);
+qerr h_admin_user_tokens(qreq *r);
+qerr h_admin_token_create(qreq *r);
+qerr h_admin_token_revoke(qreq *r);
+qerr h_admin_queue_stats(qreq *r);
+qerr h_admin_workers(qreq *r);
 qerr h_audiobook_transcript(qreq *r);     /* transcripts.c */
 qerr h_search(qreq *r);                   /* search.c */
+qerr h_summarize(qreq *r);                /* summarize.c */
 
 /* remote workers, TTS, metrics (issue 5) */
 /* queue_http.c: the queue over HTTP for remote workers. */

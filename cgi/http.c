@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,13 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Set once by quire-api's main thread when SIGTERM arrives; long polls and
+ * the request loop read it. */
+static atomic_int api_stop_flag;
+
+int api_stopping(void) { return atomic_load(&api_stop_flag); }
+void api_set_stopping(void) { atomic_store(&api_stop_flag, 1); }
 
 const char *api_param(qreq *r, const char *name)
 {
@@ -124,13 +132,22 @@ qerr api_body(qreq *r, size_t max, char **buf, size_t *len)
 qerr api_json_body(qreq *r, cJSON **out)
 {
     const char *ct = api_param(r, "CONTENT_TYPE");
-    if (ct && *ct && strncasecmp(ct, "application/json", 16) != 0)
+    /* `curl -d '{...}'` labels JSON as a form: accepted when it is JSON */
+    int lenient = ct && (!strncasecmp(ct, "application/x-www-form-urlencoded", 33) || !strncasecmp(ct, "text/plain", 10));
+    if (ct && *ct && strncasecmp(ct, "application/json", 16) != 0 && !lenient)
         return api_fail(r, Q_ERR_UNSUPPORTED, "expected Content-Type application/json, got %.64s", ct);
     char *buf;
     size_t len;
     qerr e = api_body(r, (size_t)qconfig_get()->max_json_bytes, &buf, &len);
     if (e)
         return e;
+    if (lenient) {
+        size_t i = 0;
+        while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t'))
+            i++;
+        if (i == len || buf[i] != '{')
+            return api_fail(r, Q_ERR_UNSUPPORTED, "expected Content-Type application/json, got %.64s", ct);
+    }
     e = qjson_parse(r->arena, buf, len, out, &r->err);
     if (e)
         return e;
@@ -182,6 +199,11 @@ qerr api_reply_raw(qreq *r, int status, const char *ctype, const void *body, siz
     FCGX_PutStr(head, n, r->fcgi->out);
     if (len)
         FCGX_PutStr(body, (int)len, r->fcgi->out);
+    if (r->capture) {
+        r->cap_body = qarena_strndup(r->arena, body ? body : "", len);
+        r->cap_len = r->cap_body ? len : 0;
+        r->cap_headers = qarena_strdup(r->arena, extra ? extra : "");
+    }
     return Q_OK;
 }
 
@@ -209,7 +231,7 @@ void api_reply_error(qreq *r, qerr code, const char *message)
     cJSON_AddStringToObject(e, "request_id", r->request_id);
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
-    const char *extra = code == Q_ERR_UNAUTHORIZED ? "WWW-Authenticate: Bearer\r\n" : NULL;
+    const char *extra = code == Q_ERR_UNAUTHORIZED ? "WWW-Authenticate: Bearer\r\n" : r->err_headers;
     api_reply_raw(r, qerr_http_status(code), "application/json", s ? s : "{}", s ? strlen(s) : 2, extra);
     cJSON_free(s);
 }
@@ -236,5 +258,17 @@ qerr api_need_db(qreq *r)
 {
     if (!r->db)
         return api_fail(r, Q_ERR_DB_GONE, "the database is unreachable; try again shortly");
+    return Q_OK;
+}
+
+qerr api_paging(qreq *r, int64_t *page, int64_t *per_page)
+{
+    const char *p = api_query(r, "page"), *pp = api_query(r, "per_page");
+    *page = 1;
+    *per_page = 20;
+    if (p && qparse_i64(p, 1, 1000000, page) != 0)
+        return api_fail(r, Q_ERR_INVALID, "page must be a whole number from 1");
+    if (pp && qparse_i64(pp, 1, 100, per_page) != 0)
+        return api_fail(r, Q_ERR_INVALID, "per_page must be a whole number from 1 to 100");
     return Q_OK;
 }

@@ -16,9 +16,7 @@
 #include <unistd.h>
 
 static int listen_fd = -1;
-static atomic_int stopping;
 
-int api_stopping(void) { return atomic_load(&stopping); }
 
 static void handle(qreq *r)
 {
@@ -55,9 +53,9 @@ static void *serve(void *arg)
     int64_t last_try = qmono_ms();
     if (!db)
         QLOG_W("no database connection yet: %s", err.msg);
-    while (!atomic_load(&stopping)) {
+    while (!api_stopping()) {
         if (FCGX_Accept_r(&req) < 0) {
-            if (atomic_load(&stopping))
+            if (api_stopping())
                 break;
             qsleep_ms(10);
             continue;
@@ -140,7 +138,7 @@ int main(int argc, char **argv)
         break;
     }
     QLOG_I("signal %d: finishing requests in flight", sig);
-    atomic_store(&stopping, 1);
+    api_set_stopping();
     /* wakes every thread blocked in accept(); requests already accepted
      * are answered before their thread returns */
     shutdown(listen_fd, SHUT_RDWR);

@@ -8,9 +8,50 @@
 const qroute api_routes[] = {
     {"GET", "/api/v1/health", h_health, AUTH_NONE},
     {"GET", "/api/v1/ping", h_ping, AUTH_NONE},
+    {"GET", "/api/v1/me", h_me, AUTH_USER},
+
+    /* uploads (also under /api/v1/admin/uploads, see canonical_path) */
+    {"POST", "/api/v1/uploads", h_upload_create, AUTH_USER},
+    {"GET", "/api/v1/uploads", h_upload_list, AUTH_USER},
+    {"GET", "/api/v1/uploads/{id}", h_upload_get, AUTH_USER},
+    {"DELETE", "/api/v1/uploads/{id}", h_upload_delete, AUTH_USER},
+    {"POST", "/api/v1/uploads/{id}/files", h_upload_file, AUTH_USER},
+    {"GET", "/api/v1/uploads/{id}/progress", h_upload_progress, AUTH_USER},
+    /* tus 1.0.0 */
+    {"OPTIONS", "/api/v1/uploads/{id}/tus", h_tus_options, AUTH_NONE},
+    {"POST", "/api/v1/uploads/{id}/tus", h_tus_create, AUTH_USER},
+    {"OPTIONS", "/api/v1/uploads/{id}/tus/{slot}", h_tus_options, AUTH_NONE},
+    {"HEAD", "/api/v1/uploads/{id}/tus/{slot}", h_tus_head, AUTH_USER},
+    {"PATCH", "/api/v1/uploads/{id}/tus/{slot}", h_tus_patch, AUTH_USER},
+    {"DELETE", "/api/v1/uploads/{id}/tus/{slot}", h_tus_delete, AUTH_USER},
+
+    /* audiobooks (also under /api/v1/admin/audiobooks) */
+    {"POST", "/api/v1/audiobooks", h_audiobook_create, AUTH_USER},
+    {"GET", "/api/v1/audiobooks", h_audiobook_list, AUTH_USER},
+    {"GET", "/api/v1/audiobooks/{id}", h_audiobook_get, AUTH_USER},
+    {"PUT", "/api/v1/audiobooks/{id}", h_audiobook_update, AUTH_USER},
+    {"DELETE", "/api/v1/audiobooks/{id}", h_audiobook_delete, AUTH_USER},
+    {"GET", "/api/v1/audiobooks/{id}/jobs", h_audiobook_jobs, AUTH_USER},
+
+    /* jobs */
+    {"GET", "/api/v1/jobs", h_job_list, AUTH_USER},
+    {"GET", "/api/v1/jobs/{id}", h_job_get, AUTH_USER},
+    {"DELETE", "/api/v1/jobs/{id}", h_job_cancel, AUTH_USER},
+    {"POST", "/api/v1/jobs/{id}/retry", h_job_retry, AUTH_USER},
+
+    /* admin */
+    {"GET", "/api/v1/admin/users", h_admin_users, AUTH_ADMIN},
+    {"POST", "/api/v1/admin/users", h_admin_user_create, AUTH_ADMIN},
+    {"GET", "/api/v1/admin/users/{id}/tokens", h_admin_user_tokens, AUTH_ADMIN},
+    {"POST", "/api/v1/admin/users/{id}/tokens", h_admin_token_create, AUTH_ADMIN},
+    {"DELETE", "/api/v1/admin/tokens/{id}", h_admin_token_revoke, AUTH_ADMIN},
+    {"GET", "/api/v1/admin/queue/stats", h_admin_queue_stats, AUTH_ADMIN},
+    {"GET", "/api/v1/admin/workers", h_admin_workers, AUTH_ADMIN},
+    {"POST", "/api/v1/admin/jobs/{id}/status", h_job_report, AUTH_WORKER},
     /* transcripts and search (issues 6, 7) */
     {"GET", "/api/v1/audiobooks/{id}/transcript", h_audiobook_transcript, AUTH_USER},
     {"GET", "/api/v1/search", h_search, AUTH_USER},
+    {"POST", "/api/v1/summarize", h_summarize, AUTH_USER},
 
     /* remote workers, TTS, metrics (issue 5) */
     {"POST", "/api/v1/queue/{type}/jobs", h_rq_create, AUTH_WORKER},
@@ -113,7 +154,12 @@ void api_dispatch(qreq *r)
             e = api_fail(r, Q_ERR_FORBIDDEN, "this endpoint is for workers");
         if (!e && hit->auth == AUTH_USER && r->user.role == QROLE_WORKER)
             e = api_fail(r, Q_ERR_FORBIDDEN, "worker tokens may only use the queue endpoints");
+        int replayed = 0;
+        if (!e && hit->auth != AUTH_NONE)
+            e = api_rate_limit(r);
         if (!e)
+            e = api_idem_begin(r, &replayed);
+        if (!e && !replayed)
             e = hit->fn(r);
     }
     if (e && !r->replied) {
@@ -123,4 +169,7 @@ void api_dispatch(qreq *r)
     } else if (!r->replied) {
         api_reply_error(r, Q_ERR_INTERNAL, "the handler sent no reply");
     }
+    if (r->db && qdb_in_txn(r->db))        /* a handler that forgot: never leak a txn */
+        qdb_rollback(r->db);
+    api_idem_finish(r);
 }

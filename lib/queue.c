@@ -424,6 +424,17 @@ qerr qqueue_complete(qdb *db, const qjob *j, const char *result, qerrctx *err)
     return Q_OK;
 }
 
+int qqueue_completed_by(qdb *db, const qjob *j)
+{
+    qarena *a = qarena_new();
+    qrows *r = NULL;
+    qerrctx e = {0};
+    int yes = a && qdb_query(db, a, &r, &e, "SELECT 1 FROM jobs WHERE id = ? AND attempt_token = ?"
+                             " AND status = 'completed'", "is", j->id, j->token) == Q_OK && r->nrows == 1;
+    qarena_free(a);
+    return yes;
+}
+
 static _Thread_local int64_t last_retry_delay_ms;
 
 int64_t qqueue_last_retry_delay_ms(void) { return last_retry_delay_ms; }
@@ -542,21 +553,56 @@ qerr qqueue_cancel(qdb *db, int64_t id, int64_t owner, int *running, qerrctx *er
     return e;
 }
 
+/* Jobs that failed only because job_id did (their last_error names it) wait
+ * again, and theirs in turn: a retried transcription re-arms its book. */
+static void rearm_dependents(qdb *db, int64_t job_id)
+{
+    qarena *a = qarena_new();
+    if (!a)
+        return;
+    int64_t stack[256];
+    int n = 0;
+    stack[n++] = job_id;
+    while (n > 0) {
+        int64_t id = stack[--n];
+        char like[64];
+        snprintf(like, sizeof like, "dependency %lld %%", (long long)id);
+        qrows *r = NULL;
+        qerrctx e = {0};
+        if (qdb_query(db, a, &r, &e,
+                      "SELECT j.id FROM job_deps d JOIN jobs j ON j.id = d.job_id WHERE d.depends_on = ?"
+                      " AND j.status = 'failed' AND j.last_error LIKE ?", "is", id, like))
+            break;
+        for (int i = 0; i < r->nrows; i++) {
+            int64_t dep = qrows_i64(r, i, 0, 0);
+            if (qdb_exec(db, &e,
+                         "UPDATE jobs SET status = 'waiting', attempts = 0, finished_at = NULL, aged_at = NOW(3)"
+                         " WHERE id = ? AND status = 'failed'", "i", dep) == Q_OK && qdb_affected(db) == 1 && n < 256)
+                stack[n++] = dep;
+        }
+    }
+    qarena_free(a);
+}
+
 qerr qqueue_retry(qdb *db, int64_t id, int64_t owner, qerrctx *err)
 {
     qarena *a = qarena_new();
     const char *st = NULL;
     qerr e = job_status(db, a, id, owner, &st, err);
     if (!e) {
+        /* back to waiting when a dependency is not completed (yet) */
         e = qdb_exec(db, err,
-                     "UPDATE jobs SET status = 'pending', attempts = 0, run_at = NOW(3), aged_at = NOW(3),"
-                     " finished_at = NULL, cancel_requested = 0, progress_percent = 0, worker_id = NULL,"
-                     " attempt_token = NULL WHERE id = ? AND status IN ('failed','cancelled')", "i", id);
+                     "UPDATE jobs j SET j.status = IF(EXISTS (SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.depends_on"
+                     " WHERE d.job_id = j.id AND p.status <> 'completed'), 'waiting', 'pending'),"
+                     " j.attempts = 0, j.run_at = NOW(3), j.aged_at = NOW(3), j.finished_at = NULL,"
+                     " j.cancel_requested = 0, j.progress_percent = 0, j.worker_id = NULL, j.attempt_token = NULL"
+                     " WHERE j.id = ? AND j.status IN ('failed','cancelled')", "i", id);
         if (!e && qdb_affected(db) == 0)
             e = qerr_set(err, Q_ERR_CONFLICT, "job %lld is %s; only failed or cancelled jobs can be retried",
                          (long long)id, st);
     }
     if (!e) {
+        rearm_dependents(db, id);
         qrows *r = NULL;
         if (qdb_query(db, a, &r, err, "SELECT type FROM jobs WHERE id = ?", "i", id) == Q_OK && r->nrows)
             qqueue_wake(db, qrows_get(r, 0, 0));

@@ -69,6 +69,9 @@ qerr qqueue_progress(qdb *db, const qjob *j, double percent, const char *message
                      int *cancel, qerrctx *err);
 /* The attempt succeeded; result is JSON text or NULL. */
 qerr qqueue_complete(qdb *db, const qjob *j, const char *result, qerrctx *err);
+/* Did this very attempt complete the job? (A report retried after the
+ * connection died may find its own earlier commit.) */
+int qqueue_completed_by(qdb *db, const qjob *j);
 /* The attempt failed. retryable and attempts left: back to pending after an
  * exponential backoff with jitter; otherwise failed for good (dead letter)
  * and dependents fail. */

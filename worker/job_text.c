@@ -4,9 +4,11 @@
  * window embeddings in the embeddings table. summarize also takes plain text
  * ({"text", "sentences"}) for POST /api/v1/summarize. */
 #include "worker.h"
+#include "audiobook.h"
 #include "text.h"
 #include "text_embed.h"
 #include "text_tokenize.h"
+#include "text_vec.h"
 #include "transcript.h"
 #include "util.h"
 
@@ -208,21 +210,74 @@ qerr job_summarize(qjobctx *c)
     return c->result ? Q_OK : qerr_set(&c->err, Q_ERR_NOMEM, "out of memory");
 }
 
-/* The later stage wins: an early result never replaces a final one. */
-static void store_on_book(qjobctx *c, const char *column_sql)
+/* The stage of this summarize or tag job ("early" or "final"). */
+static qbook_stage job_stage(qjobctx *c)
 {
     const char *stage = "final";
-    int64_t ab = c->job->audiobook_id;
     qerrctx e = {0};
     qjson_str(c->payload, "stage", 0, 16, &stage, &e);
-    if (ab && c->result)
-        qdb_exec(c->db, &e, column_sql, "ssis", c->result, stage, ab, stage);
+    return strcmp(stage, "early") ? QBOOK_FINAL : QBOOK_EARLY;
 }
 
 void job_summarize_after(qjobctx *c)
 {
-    store_on_book(c, "UPDATE audiobooks SET summary = ?, summary_stage = ?, updated_at = NOW(3)"
-                     " WHERE id = ? AND (summary_stage IS NULL OR summary_stage = 'early' OR ? = 'final')");
+    qerrctx e = {0};
+    if (c->job->audiobook_id && c->result)
+        qbook_summary(c->db, c->job->audiobook_id, c->result, job_stage(c), NULL, &e);
+}
+
+/* The library's document frequencies into *df (initialised empty when none
+ * are stored yet). With lock, inside the caller's transaction, the row stays
+ * locked until it commits. */
+static qerr library_df_load(qjobctx *c, qtext_df *df, int lock)
+{
+    qrows *r = NULL;
+    qerr e = lock ? qdb_query(c->db, c->arena, &r, &c->err, "SELECT df FROM library_df WHERE id = 1 FOR UPDATE", "")
+                  : qdb_query(c->db, c->arena, &r, &c->err, "SELECT df FROM library_df WHERE id = 1", "");
+    if (e)
+        return e;
+    if (r->nrows == 0)
+        return qtext_df_init(df, 0, &c->err);
+    return qtext_df_deserialize(df, (const uint8_t *)qrows_get(r, 0, 0), r->lens[0], &c->err);
+}
+
+/* Counts the book as one document of the library, once per book (a retry
+ * or the final job after the early one finds it counted). */
+static qerr library_df_count(qjobctx *c, const char *text, size_t len)
+{
+    qerr e = qdb_begin(c->db, &c->err);
+    if (e)
+        return e;
+    e = qdb_exec(c->db, &c->err, "INSERT IGNORE INTO library_df_books (audiobook_id) VALUES (?)", "i",
+                 c->job->audiobook_id);
+    if (e || qdb_affected(c->db) == 0) {
+        if (qdb_in_txn(c->db))
+            e ? qdb_rollback(c->db) : (void)qdb_commit(c->db, &c->err);
+        return e;
+    }
+    qtext_df df = {0};
+    qtext_tokens tok = {0};
+    e = library_df_load(c, &df, 1);
+    if (!e)
+        e = qtext_tokenize(text, len, &tok, &c->err);
+    if (!e)
+        e = qtext_df_add(&df, &tok, 0, tok.n, 3, &c->err);
+    uint8_t *blob = e ? NULL : malloc(qtext_df_blob_size(&df));
+    if (!e && !blob)
+        e = qerr_set(&c->err, Q_ERR_NOMEM, "out of memory");
+    if (!e) {
+        qtext_df_serialize(&df, blob);
+        e = qdb_exec(c->db, &c->err, "REPLACE INTO library_df (id, df, updated_at) VALUES (1, ?, NOW(3))", "b", blob,
+                     qtext_df_blob_size(&df));
+    }
+    free(blob);
+    qtext_tokens_free(&tok);
+    qtext_df_free(&df);
+    if (!e)
+        e = qdb_commit(c->db, &c->err);
+    if (e && qdb_in_txn(c->db))
+        qdb_rollback(c->db);
+    return e;
 }
 
 qerr job_tag(qjobctx *c)
@@ -244,9 +299,20 @@ qerr job_tag(qjobctx *c)
         all[at++] = '\n';
     }
     all[at] = '\0';
+    /* the final tags count the book into the library first, then score its
+     * phrases against the library (rare across books scores higher) */
+    if (job_stage(c) == QBOOK_FINAL && c->job->audiobook_id && (e = library_df_count(c, all, at)))
+        return e;
+    qtext_df df = {0};
+    if ((e = library_df_load(c, &df, 0)))
+        return e;
     qtext_tags tags = {0};
     qtext_tag_opts o = {0};
+    o.df = df.ndocs >= 2 ? &df : NULL;     /* one book alone: its own statistics */
     e = qtext_tags_extract(all, at, &o, &tags, &c->err);
+    int library = o.df != NULL;
+    uint64_t ndocs = df.ndocs;
+    qtext_df_free(&df);
     if (e)
         return e;
     cJSON *arr = cJSON_CreateArray();
@@ -262,13 +328,16 @@ qerr job_tag(qjobctx *c)
     cJSON_Delete(arr);
     c->result = qarena_strdup(c->arena, js);
     cJSON_free(js);
+    QLOG_D("tags scored against %s (%llu books)", library ? "the library" : "the book alone",
+           (unsigned long long)ndocs);
     return Q_OK;
 }
 
 void job_tag_after(qjobctx *c)
 {
-    store_on_book(c, "UPDATE audiobooks SET tags = ?, tags_stage = ?, updated_at = NOW(3)"
-                     " WHERE id = ? AND (tags_stage IS NULL OR tags_stage = 'early' OR ? = 'final')");
+    qerrctx e = {0};
+    if (c->job->audiobook_id && c->result)
+        qbook_tags(c->db, c->job->audiobook_id, c->result, job_stage(c), NULL, &e);
 }
 
 /* embed: the windows are computed in run and written in the completion's

@@ -4,6 +4,7 @@
  * the audiobook. Payload (from cgi/audiobooks.c): {"chapter_id", "chapter",
  * "audiobook", "path" (relative to the storage root), "language"}. */
 #include "worker.h"
+#include "audiobook.h"
 #include "asr.h"
 #include "audio.h"
 #include "transcript.h"
@@ -70,10 +71,11 @@ qerr job_transcribe(qjobctx *c)
         return e;
     }
     qerrctx ignore = {0};
-    qdb_exec(c->db, &ignore,
-             "UPDATE chapters SET duration_seconds = ?, codec = ?, bitrate = ?, sample_rate = ?, channels = ?"
-             " WHERE id = ?", "dsiiii", info.duration, info.codec, (int64_t)info.bitrate, (int64_t)info.sample_rate,
-             (int64_t)info.channels, chapter_id);
+    if (qbook_chapter_media(c->db, chapter_id, info.duration, info.codec, (int)info.bitrate, info.sample_rate,
+                            info.channels, &ignore) == Q_ERR_NOT_FOUND) {
+        c->permanent = 1;       /* the book was deleted meanwhile */
+        return qerr_set(&c->err, Q_ERR_NOT_FOUND, "chapter %lld no longer exists", (long long)chapter_id);
+    }
 
     q_asr_options opt = {.language = language, .model_dir = NULL};
     q_transcript t;
@@ -129,6 +131,5 @@ void job_transcribe_after(qjobctx *c)
     cJSON_Delete(res);
     char rel[512];
     snprintf(rel, sizeof rel, "audiobooks/%s/transcripts/%03lld.json", pub ? pub : "", (long long)seq);
-    qdb_exec(c->db, &e, "UPDATE chapters SET transcript_path = ?, transcript_words = ? WHERE id = ?", "sii", rel,
-             words, chapter_id);
+    qbook_chapter_transcript(c->db, chapter_id, rel, (int)words, &e);
 }

@@ -95,6 +95,53 @@ static void scratch_cleanup(qjobctx *c)
     }
 }
 
+/* One try at telling the queue how the attempt ended. *completed is set
+ * when a completion was accepted. */
+static qerr report(qjobctx *c, const qjob_type *t, qerr e, int *completed, qerrctx *re)
+{
+    qjob *j = c->job;
+    qerr r;
+    if (atomic_load(&c->lost)) {
+        QLOG_W("lease lost while running; result discarded");
+        return Q_ERR_LEASE_LOST;
+    }
+    if (e == Q_ERR_CANCELLED || (e && atomic_load(&c->cancel))) {
+        r = c->tp->ops->ack_cancel(c->tp, j, re);
+        if (!r)
+            QLOG_I("cancelled");
+        return r;
+    }
+    if (e) {
+        const char *msg = c->err.msg[0] ? c->err.msg : qerr_code(e);
+        r = c->tp->ops->fail(c->tp, j, msg, !c->permanent, re);
+        if (!r)
+            QLOG_W("attempt %d failed: %s", j->attempt, msg);
+        return r;
+    }
+    if (t && t->after_complete && c->db) {
+        /* the job's own rows commit with its completion, or not at all */
+        r = qdb_begin(c->db, re);
+        if (!r)
+            r = qqueue_complete(c->db, j, c->result, re);
+        if (!r)
+            t->after_complete(c);
+        if (!r)
+            r = qdb_commit(c->db, re);
+        if (r && qdb_in_txn(c->db))
+            qdb_rollback(c->db);
+        if (r == Q_ERR_LEASE_LOST && qqueue_completed_by(c->db, j))
+            r = Q_OK;   /* an earlier try's commit got through before the link died */
+    } else {
+        /* over HTTP a type's after_complete hook has no database to write
+         * to: such job code puts what it has in its result instead */
+        r = c->tp->ops->complete(c->tp, j, c->result, re);
+        if (r == Q_ERR_LEASE_LOST && c->db && qqueue_completed_by(c->db, j))
+            r = Q_OK;
+    }
+    *completed = !r;
+    return r;
+}
+
 /* Runs and reports. Returns 1 when the job completed, 0 otherwise. */
 int worker_run_job(qjobctx *c);
 int worker_run_job(qjobctx *c)
@@ -127,35 +174,23 @@ int worker_run_job(qjobctx *c)
     qerrctx re = {0};
     qerr r;
     int completed = 0;
-    if (atomic_load(&c->lost)) {
-        QLOG_W("lease lost while running; result discarded");
-        r = Q_ERR_LEASE_LOST;
-    } else if (e == Q_ERR_CANCELLED || (e && atomic_load(&c->cancel))) {
-        r = c->tp->ops->ack_cancel(c->tp, j, &re);
-        if (!r)
-            QLOG_I("cancelled");
-    } else if (e) {
-        const char *msg = c->err.msg[0] ? c->err.msg : qerr_code(e);
-        r = c->tp->ops->fail(c->tp, j, msg, !c->permanent, &re);
-        if (!r)
-            QLOG_W("attempt %d failed: %s", j->attempt, msg);
-    } else if (t && t->after_complete && c->db) {
-        /* the job's own rows commit with its completion, or not at all */
-        r = qdb_begin(c->db, &re);
-        if (!r)
-            r = qqueue_complete(c->db, j, c->result, &re);
-        if (!r)
-            t->after_complete(c);
-        if (!r)
-            r = qdb_commit(c->db, &re);
-        if (r && qdb_in_txn(c->db))
-            qdb_rollback(c->db);
-        completed = !r;
-    } else {
-        /* over HTTP a type's after_complete hook has no database to write
-         * to: such job code puts what it has in its result instead */
-        r = c->tp->ops->complete(c->tp, j, c->result, &re);
-        completed = !r;
+    /* The report is retried while the database (or the API) is away, as in
+     * a restart: the attempt's token still holds when it is back, unless
+     * the lease ran out meanwhile, and then the queue refuses it like any
+     * late report. */
+    int64_t backoff = 100;
+    for (int tries = 0;; tries++) {
+        qerr_clear(&re);
+        r = report(c, t, e, &completed, &re);
+        if ((r != Q_ERR_DB_GONE && r != Q_ERR_UNAVAILABLE) || tries == 20 || atomic_load(&c->lost))
+            break;
+        if (tries == 0)
+            QLOG_W("queue unavailable while reporting; retrying: %s", re.msg);
+        qsleep_ms(backoff);
+        if (backoff < 2000)
+            backoff *= 2;
+        if (c->db)
+            qdb_ping(c->db);
     }
     if (r == Q_ERR_LEASE_LOST)
         QLOG_W("queue refused the report: %s", re.msg);

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define THREADS 4
-#define BATCH 16
+#define BATCH 32
 
 static int njobs = 40000;
 static atomic_long done;
@@ -54,10 +54,10 @@ static void *raw_thread(void *arg)
     MYSQL *my = qdb_mysql(q);
     MYSQL_STMT *sel = mysql_stmt_init(my), *upd = mysql_stmt_init(my), *fin = mysql_stmt_init(my);
     const char *s1 = "SELECT id FROM jobs FORCE INDEX (ix_jobs_claim) WHERE status = 'pending' AND type = 'raw'"
-                     " AND run_at <= NOW(3) ORDER BY priority DESC, id LIMIT 16 FOR UPDATE SKIP LOCKED";
+                     " AND run_at <= NOW(3) ORDER BY priority DESC, id LIMIT 32 FOR UPDATE SKIP LOCKED";
     const char *s2 = "UPDATE jobs SET status = 'running', attempts = attempts + 1, worker_id = 'raw',"
                      " attempt_token = CONCAT('raw.', id), lease_expires_at = NOW(3) + INTERVAL 30 SECOND,"
-                     " started_at = NOW(3) WHERE id IN (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+                     " started_at = NOW(3) WHERE id IN (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     const char *s3 = "UPDATE jobs SET status = 'completed', finished_at = NOW(3) WHERE id = ? AND attempt_token = ?"
                      " AND status = 'running'";
     if (mysql_stmt_prepare(sel, s1, strlen(s1)) || mysql_stmt_prepare(upd, s2, strlen(s2)) ||

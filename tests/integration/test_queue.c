@@ -254,7 +254,17 @@ static void test_dependencies(void)
     snprintf(want, sizeof want, "dependency %lld failed", (long long)f);
     T_EQ_STR(qrows_get(r, 0, 0), want);
     qarena_free(ar);
+    /* retrying the failed dependency re-arms the jobs that failed because
+     * of it: they wait again, and run once it completes */
+    T_EQ_INT(qdb_exec(db, &e, "UPDATE jobs SET payload = '{}' WHERE id = ?", "i", f), Q_OK);
+    T_EQ_INT(qqueue_retry(db, f, 0, &e), Q_OK);
+    T_CHECK(!strcmp(job_status(d), "waiting"), "dependent is %s after the retry", job_status(d));
+    T_CHECK(wait_status(d2, "completed", 15000), "second-level dependent is %s", job_status(d2));
+    T_EQ_STR(job_status(d), "completed");
     /* a new job on a job that already failed fails at once */
+    int64_t gone = enqueue("noop.deps", "{\"fail_times\":5}", 0, 1);
+    T_CHECK(wait_status(gone, "failed", 15000));
+    s2.depends_on = &gone;
     int64_t d3 = 0;
     T_EQ_INT(qqueue_enqueue(db, &s2, &d3, NULL, &e), Q_OK);
     T_EQ_STR(job_status(d3), "failed");

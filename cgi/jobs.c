@@ -1,0 +1,220 @@
+/* jobs.c - /api/v1/jobs: one job with its attempt history, the caller's job
+ * history (admins: all) with filters and paging, cancel, retry; and the
+ * external processor's report POST /api/v1/admin/jobs/{job_id}/status.
+ * Reads jobs with SELECTs; every state change goes through lib/queue. */
+#include "api.h"
+#include "queue.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define JOB_COLS \
+    "j.id, j.type, j.status, j.priority, j.progress_percent, j.progress_message, j.progress_current," \
+    " j.progress_total, j.attempts, j.max_attempts, j.last_error, j.result, j.created_at, j.started_at," \
+    " j.finished_at, j.cancel_requested, a.public_id, j.worker_id"
+
+/* One row of JOB_COLS as the job object. */
+static cJSON *job_json(const qrows *j, int i, int with_result)
+{
+    cJSON *x = cJSON_CreateObject();
+    cJSON_AddStringToObject(x, "id", qrows_get(j, i, 0));
+    cJSON_AddStringToObject(x, "type", qrows_get(j, i, 1));
+    cJSON_AddStringToObject(x, "status", qrows_get(j, i, 2));
+    qjson_add_int_text(x, "priority", qrows_get(j, i, 3));
+    cJSON *p = cJSON_AddObjectToObject(x, "progress");
+    cJSON_AddNumberToObject(p, "percent", qrows_double(j, i, 4, 0));
+    qjson_add_str_or_null(p, "message", qrows_get(j, i, 5));
+    qjson_add_int_text(p, "current", qrows_get(j, i, 6));
+    qjson_add_int_text(p, "total", qrows_get(j, i, 7));
+    qjson_add_int_text(x, "attempts", qrows_get(j, i, 8));
+    qjson_add_int_text(x, "max_attempts", qrows_get(j, i, 9));
+    qjson_add_str_or_null(x, "error", qrows_get(j, i, 10));
+    if (with_result)
+        qjson_add_raw(x, "result", qrows_get(j, i, 11));
+    cJSON_AddBoolToObject(x, "cancel_requested", qrows_i64(j, i, 15, 0) != 0);
+    qjson_add_str_or_null(x, "audiobook_id", qrows_get(j, i, 16));
+    qjson_add_time(x, "created_at", qrows_get(j, i, 12));
+    qjson_add_time(x, "started_at", qrows_get(j, i, 13));
+    qjson_add_time(x, "finished_at", qrows_get(j, i, 14));
+    return x;
+}
+
+/* The job as GET /api/v1/jobs/{id} shows it, with its attempts. */
+static qerr job_render(qreq *r, int64_t id, cJSON **out)
+{
+    qrows *j, *at;
+    int64_t admin = api_is_admin(r);
+    qerr e = qdb_query(r->db, r->arena, &j, &r->err,
+                       "SELECT " JOB_COLS " FROM jobs j LEFT JOIN audiobooks a ON a.id = j.audiobook_id"
+                       " WHERE j.id = ? AND (j.owner_id = ? OR ? = 1)", "iii", id, r->user.id, admin);
+    if (e)
+        return e;
+    if (j->nrows == 0)
+        return api_fail(r, Q_ERR_NOT_FOUND, "no job %lld", (long long)id);
+    cJSON *o = qjson_own(r->arena, job_json(j, 0, 1));
+    cJSON *hist = cJSON_AddArrayToObject(o, "attempt_history");
+    if (qrows_i64(j, 0, 8, 0) > 0) {   /* no second query for jobs never run */
+        if ((e = qdb_query(r->db, r->arena, &at, &r->err,
+                           "SELECT attempt, worker_id, started_at, finished_at, outcome, error FROM job_attempts"
+                           " WHERE job_id = ? ORDER BY attempt, id", "i", id)))
+            return e;
+        for (int i = 0; i < at->nrows; i++) {
+            cJSON *x = cJSON_CreateObject();
+            qjson_add_int_text(x, "attempt", qrows_get(at, i, 0));
+            qjson_add_str_or_null(x, "worker_id", qrows_get(at, i, 1));
+            cJSON_AddStringToObject(x, "outcome", qrows_get(at, i, 4));
+            qjson_add_str_or_null(x, "error", qrows_get(at, i, 5));
+            qjson_add_time(x, "started_at", qrows_get(at, i, 2));
+            qjson_add_time(x, "finished_at", qrows_get(at, i, 3));
+            cJSON_AddItemToArray(hist, x);
+        }
+        /* the queue records attempts that ended otherwise than completed;
+         * the current or completed attempt is the job row itself */
+        const char *st = qrows_get(j, 0, 2);
+        int64_t n = qrows_i64(j, 0, 8, 0);
+        int listed = at->nrows > 0 && qrows_i64(at, at->nrows - 1, 0, 0) >= n;
+        if (!listed && (!strcmp(st, "running") || !strcmp(st, "completed"))) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddNumberToObject(x, "attempt", (double)n);
+            qjson_add_str_or_null(x, "worker_id", qrows_get(j, 0, 17));
+            cJSON_AddStringToObject(x, "outcome", st);
+            cJSON_AddNullToObject(x, "error");
+            qjson_add_time(x, "started_at", qrows_get(j, 0, 13));
+            qjson_add_time(x, "finished_at", qrows_get(j, 0, 14));
+            cJSON_AddItemToArray(hist, x);
+        }
+    }
+    *out = o;
+    return Q_OK;
+}
+
+qerr h_job_get(qreq *r)
+{
+    int64_t id;
+    cJSON *o;
+    qerr e = api_param_id(r, 0, &id);
+    if (e || (e = api_need_db(r)) || (e = job_render(r, id, &o)))
+        return e;
+    return api_reply_json(r, 200, o, NULL);
+}
+
+qerr h_job_list(qreq *r)
+{
+    int64_t page, per;
+    qerr e = api_need_db(r);
+    if (e || (e = api_paging(r, &page, &per)))
+        return e;
+    const char *status = api_query(r, "status"), *type = api_query(r, "type");
+    static const char *const states[] = {"waiting", "pending", "running", "completed", "failed", "cancelled"};
+    if (status && *status) {
+        int ok = 0;
+        for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+            ok |= !strcmp(status, states[i]);
+        if (!ok)
+            return api_fail(r, Q_ERR_UNPROCESSABLE,
+                            "status must be one of waiting, pending, running, completed, failed, cancelled");
+    }
+    if (type && *type && !qqueue_type_ok(type))
+        return api_fail(r, Q_ERR_UNPROCESSABLE, "type is not a job type name");
+    status = status ? status : "";
+    type = type ? type : "";
+    int64_t admin = api_is_admin(r);
+    qrows *rows, *cnt;
+    if ((e = qdb_query(r->db, r->arena, &rows, &r->err,
+                       "SELECT " JOB_COLS " FROM jobs j LEFT JOIN audiobooks a ON a.id = j.audiobook_id"
+                       " WHERE (j.owner_id = ? OR ? = 1) AND (? = '' OR j.status = ?) AND (? = '' OR j.type = ?)"
+                       " ORDER BY j.id DESC LIMIT ? OFFSET ?", "iissssii", r->user.id, admin, status, status, type,
+                       type, per, (page - 1) * per)) ||
+        (e = qdb_query(r->db, r->arena, &cnt, &r->err,
+                       "SELECT COUNT(*) FROM jobs j WHERE (j.owner_id = ? OR ? = 1) AND (? = '' OR j.status = ?)"
+                       " AND (? = '' OR j.type = ?)", "iissss", r->user.id, admin, status, status, type, type)))
+        return e;
+    cJSON *o = api_obj(r);
+    cJSON *arr = cJSON_AddArrayToObject(o, "jobs");
+    for (int i = 0; i < rows->nrows; i++)
+        cJSON_AddItemToArray(arr, job_json(rows, i, 0));
+    cJSON_AddNumberToObject(o, "page", (double)page);
+    cJSON_AddNumberToObject(o, "per_page", (double)per);
+    cJSON_AddNumberToObject(o, "total", (double)qrows_i64(cnt, 0, 0, 0));
+    return api_reply_json(r, 200, o, NULL);
+}
+
+qerr h_job_cancel(qreq *r)
+{
+    int64_t id;
+    int running = 0;
+    cJSON *o;
+    qerr e = api_param_id(r, 0, &id);
+    if (e || (e = api_need_db(r)))
+        return e;
+    e = qqueue_cancel(r->db, id, api_is_admin(r) ? 0 : r->user.id, &running, &r->err);
+    if (e || (e = job_render(r, id, &o)))
+        return e;
+    cJSON_AddStringToObject(o, "message", running ? "Cancellation requested; the worker stops at its next checkpoint"
+                                                  : "Job cancelled");
+    return api_reply_json(r, running ? 202 : 200, o, NULL);
+}
+
+qerr h_job_retry(qreq *r)
+{
+    int64_t id;
+    cJSON *o;
+    qerr e = api_param_id(r, 0, &id);
+    if (e || (e = api_need_db(r)) ||
+        (e = qqueue_retry(r->db, id, api_is_admin(r) ? 0 : r->user.id, &r->err)) || (e = job_render(r, id, &o)))
+        return e;
+    cJSON_AddStringToObject(o, "message", "Job queued again");
+    return api_reply_json(r, 200, o, NULL);
+}
+
+/* {"status": "progress"|"processing"|"completed"|"failed", "token": the
+ * attempt token, "progress": 0..100 (or "percent"), "message", "result": any
+ * JSON, "error": text}. */
+qerr h_job_report(qreq *r)
+{
+    int64_t id;
+    cJSON *in;
+    qerr e = api_param_id(r, 0, &id);
+    if (e || (e = api_need_db(r)) || (e = api_json_body(r, &in)))
+        return e;
+    const char *status = NULL, *token = NULL, *message = NULL, *error = NULL;
+    double percent = 0;
+    if ((e = qjson_str(in, "status", 1, 16, &status, &r->err)) ||
+        (e = qjson_str(in, "token", 0, 64, &token, &r->err)) ||
+        (e = qjson_str(in, "attempt_token", 0, 64, &token, &r->err)) ||
+        (e = qjson_str(in, "message", 0, 255, &message, &r->err)) ||
+        (e = qjson_str(in, "error", 0, 4000, &error, &r->err)) ||
+        (e = qjson_num(in, "progress", 0, 0, 100, &percent, &r->err)) ||
+        (e = qjson_num(in, "percent", 0, 0, 100, &percent, &r->err)))
+        return e;
+    if (!token)
+        return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'token' (the attempt token given at claim) is required");
+    if (!strcmp(status, "processing") || !strcmp(status, "running"))
+        status = "progress";
+    if (strcmp(status, "progress") && strcmp(status, "completed") && strcmp(status, "failed"))
+        return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'status' must be progress, completed or failed");
+    if (!strcmp(status, "failed") && !error)
+        error = "failed (no error given)";
+    char *result = NULL;
+    cJSON *res = cJSON_GetObjectItemCaseSensitive(in, "result");
+    if (res && !cJSON_IsNull(res)) {
+        char *s = cJSON_PrintUnformatted(res);
+        if (!s)
+            return api_fail(r, Q_ERR_NOMEM, "out of memory");
+        result = qarena_strdup(r->arena, s);
+        cJSON_free(s);
+    }
+    if ((e = qqueue_report(r->db, id, token, status, percent, message, result, error, &r->err)))
+        return e;
+    qrows *j;
+    if ((e = qdb_query(r->db, r->arena, &j, &r->err, "SELECT status, progress_percent, cancel_requested FROM jobs"
+                       " WHERE id = ?", "i", id)))
+        return e;
+    cJSON *o = api_obj(r);
+    cJSON_AddStringToObject(o, "id", r->params[0]);
+    cJSON_AddStringToObject(o, "status", j->nrows ? qrows_get(j, 0, 0) : "unknown");
+    cJSON_AddNumberToObject(o, "progress", j->nrows ? qrows_double(j, 0, 1, 0) : 0);
+    cJSON_AddBoolToObject(o, "cancel_requested", j->nrows && qrows_i64(j, 0, 2, 0));
+    cJSON_AddStringToObject(o, "message", "Status recorded");
+    return api_reply_json(r, 200, o, NULL);
+}
