@@ -62,6 +62,32 @@ static const row rows[] = {
     {"GET", "/api/v1/audiobooks/{id}/transcript", K_OWNED, 409},
     {"GET", "/api/v1/search", K_OPEN, 200},
     {"POST", "/api/v1/summarize", K_OPEN, 202},
+    /* remote workers, TTS, notifications, metrics (issue 5); attempt calls
+     * with a made-up token are fenced off (409) once let in */
+    {"POST", "/api/v1/queue/{type}/jobs", K_WORKER, 201},
+    {"GET", "/api/v1/queue/{type}/jobs", K_WORKER, 200},
+    {"POST", "/api/v1/queue/{type}/claim", K_WORKER, 200},
+    {"GET", "/api/v1/queue/{type}/stats", K_WORKER, 200},
+    {"POST", "/api/v1/queue/{type}/jobs/{id}/complete", K_WORKER, 409},
+    {"POST", "/api/v1/queue/{type}/jobs/{id}/fail", K_WORKER, 409},
+    {"POST", "/api/v1/queue/{type}/jobs/{id}/progress", K_WORKER, 409},
+    {"POST", "/api/v1/queue/{type}/jobs/{id}/heartbeat", K_WORKER, 409},
+    {"GET", "/api/v1/queue/{type}/jobs/{id}/blobs/{name}", K_WORKER, 409},
+    {"PUT", "/api/v1/queue/{type}/jobs/{id}/blobs/{name}", K_WORKER, 409},
+    {"POST", "/api/v1/counter/increment/{name}", K_WORKER, 200},
+    {"POST", "/api/v1/workers/{type}/heartbeat", K_WORKER, 200},
+    {"GET", "/api/v1/workers/{type}", K_WORKER, 200},
+    {"POST", "/api/v1/tts/queue", K_OPEN, 202},
+    {"GET", "/api/v1/tts/queue", K_OPEN, 200},
+    {"GET", "/api/v1/tts/queue/{job_id}", K_OWNED, 200},
+    {"DELETE", "/api/v1/tts/queue/{job_id}", K_OWNED, 200},
+    /* not synthesized yet: 409 for its owner */
+    {"GET", "/api/v1/tts/queue/{job_id}/audio", K_OWNED, 409},
+    {"GET", "/api/v1/tts/queue/{job_id}/chapters/{n}/audio", K_OWNED, 409},
+    {"GET", "/api/v1/voices", K_OPEN, 200},
+    {"GET", "/api/v1/notifications", K_OPEN, 200},
+    /* loopback callers need no token */
+    {"GET", "/metrics", K_PUBLIC, 200},
 };
 #define NROWS (int)(sizeof rows / sizeof rows[0])
 
@@ -139,6 +165,18 @@ static long long fresh_token_id(void)
     return id;
 }
 
+/* A TTS request of the owner's (low priority: no worker takes it here). */
+static char *fresh_tts(void)
+{
+    thttp r;
+    char *id = NULL;
+    if (thttp_json(&r, "POST", "/api/v1/tts/queue", owner_tok, "{\"script_text\":\"Matrix.\",\"priority\":-100}") == 0 &&
+        tjson_str(r.json, "job_id"))
+        id = strdup(tjson_str(r.json, "job_id"));
+    thttp_free(&r);
+    return id;
+}
+
 static int prepare(const row *w, call *c)
 {
     static int seq;
@@ -207,6 +245,61 @@ static int prepare(const row *w, call *c)
             c->ctype = "application/json";
             snprintf(c->body, sizeof c->body, "{\"status\":\"progress\",\"token\":\"made-up\",\"progress\":5}");
         }
+    } else if (!strncmp(p, "/api/v1/queue/{type}/jobs/{id}/", 31)) {
+        /* an audiobook job, not running: any attempt token is refused */
+        long long id = fresh_job(0);
+        if (!id)
+            return -1;
+        thttp r;
+        char jp[64];
+        snprintf(jp, sizeof jp, "/api/v1/jobs/%lld", id);
+        thttp_json(&r, "GET", jp, owner_tok, NULL);
+        char type[40];
+        snprintf(type, sizeof type, "%s", tjson_str(r.json, "type") ? tjson_str(r.json, "type") : "noop");
+        thttp_free(&r);
+        snprintf(c->path, sizeof c->path, "/api/v1/queue/%s/jobs/%lld/%s", type, id, p + 31);
+        if (strstr(p, "/blobs/")) {
+            snprintf(c->path, sizeof c->path, "/api/v1/queue/%s/jobs/%lld/blobs/out.bin", type, id);
+            snprintf(c->headers, sizeof c->headers, "X-Attempt-Token: made-up\nX-Content-SHA256: %064d", 0);
+            if (!strcmp(w->method, "PUT")) {
+                c->ctype = "application/octet-stream";
+                c->data = "x";
+                c->len = 1;
+            }
+        } else {
+            c->ctype = "application/json";
+            snprintf(c->body, sizeof c->body, "{\"token\":\"made-up\"}");
+        }
+    } else if (!strncmp(p, "/api/v1/queue/{type}/", 21) || !strncmp(p, "/api/v1/workers/{type}", 22)) {
+        const char *type = !strncmp(p, "/api/v1/workers/", 16) ? "all" : "matrix.none";
+        size_t pre = !strncmp(p, "/api/v1/workers/", 16) ? 22 : 20;
+        snprintf(c->path, sizeof c->path, "%.*s%s%s", (int)(pre - 6), p, type, p + pre);
+        if (!strcmp(w->method, "POST")) {
+            c->ctype = "application/json";
+            if (strstr(p, "/heartbeat"))
+                snprintf(c->body, sizeof c->body, "{\"worker_id\":\"matrix-w\",\"status\":\"online\"}");
+            else if (strstr(p, "/claim"))
+                snprintf(c->body, sizeof c->body, "{\"worker_id\":\"matrix-w\"}");
+            else
+                snprintf(c->body, sizeof c->body, "{\"payload\":{},\"priority\":-100}");
+        }
+    } else if (!strcmp(p, "/api/v1/counter/increment/{name}")) {
+        snprintf(c->path, sizeof c->path, "/api/v1/counter/increment/matrix");
+    } else if (!strncmp(p, "/api/v1/tts/queue/{job_id}", 26)) {
+        char *id = fresh_tts();
+        if (!id)
+            return -1;
+        char rest[128];
+        snprintf(rest, sizeof rest, "%s", p + 26);
+        char *n = strstr(rest, "{n}");
+        if (n)
+            memcpy(n, "1", 2), strcat(rest, "/audio");
+        snprintf(c->path, sizeof c->path, "/api/v1/tts/queue/%s%s", id, rest);
+        free(id);
+    } else if (!strcmp(p, "/api/v1/tts/queue") && !strcmp(w->method, "POST")) {
+        snprintf(c->path, sizeof c->path, "%s", p);
+        c->ctype = "application/json";
+        snprintf(c->body, sizeof c->body, "{\"script_text\":\"Matrix.\",\"priority\":-100}");
     } else if (!strcmp(p, "/api/v1/admin/users/{id}/tokens")) {
         snprintf(c->path, sizeof c->path, "/api/v1/admin/users/%lld/tokens", owner_id);
         if (!strcmp(w->method, "POST")) {
