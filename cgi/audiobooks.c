@@ -8,6 +8,7 @@
  * running; failed when none is and one failed or was cancelled; ready when
  * every job completed. */
 #include "api.h"
+#include "notify.h"
 #include "queue.h"
 
 #include <ctype.h>
@@ -141,7 +142,7 @@ qerr h_audiobook_create(qreq *r)
     qerr e = api_json_body(r, &in);
     if (e)
         return e;
-    const char *upload_pub = NULL, *title = NULL, *author = "", *desc = NULL, *language = "en";
+    const char *upload_pub = NULL, *title = NULL, *author = "", *desc = NULL, *language = "en", *notify = NULL;
     int is_public = 0;
     int64_t priority = 0;
     if ((e = qjson_str(in, "upload_id", 1, 64, &upload_pub, &r->err)) ||
@@ -150,8 +151,11 @@ qerr h_audiobook_create(qreq *r)
         (e = qjson_str(in, "description", 0, 20000, &desc, &r->err)) ||
         (e = qjson_str(in, "language", 0, 16, &language, &r->err)) ||
         (e = qjson_bool(in, "is_public", 0, &is_public, &r->err)) ||
-        (e = qjson_int(in, "priority", 0, -100, 100, &priority, &r->err)))
+        (e = qjson_int(in, "priority", 0, -100, 100, &priority, &r->err)) ||
+        (e = qjson_str(in, "notify_url", 0, QNOTIFY_URL_MAX, &notify, &r->err)))
         return e;
+    if (notify && !qnotify_url_ok(notify))
+        return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'notify_url' must be an http:// or https:// URL");
     if (!*title)
         return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'title' must not be empty");
     if (!lang_ok(language))
@@ -254,6 +258,9 @@ qerr h_audiobook_create(qreq *r)
     if ((e = ab_enqueue(r, "embed", ab_id, owner, premium, (int)priority, p, transcribe_ids, n, &jid)))
         goto fail;
     njobs++;
+    /* webhook when every job of the book has ended (lib/notify.h) */
+    if (notify && (e = qnotify_watch(r->db, owner, "audiobook", ab_id, 0, notify, &r->err)))
+        goto fail;
     if ((e = qdb_commit(r->db, &r->err)))
         goto fail;
     qqueue_wake(r->db, "transcribe");

@@ -10,11 +10,13 @@
 #include "util.h"
 #include "workers.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define CLAIM_WAIT_MAX_S 30
 #define CLAIM_POLL_MS 100
@@ -230,6 +232,23 @@ static void park(int64_t ms)
     }
 }
 
+/* Has the worker hung up on a parked claim? nginx closes the FastCGI
+ * connection when its client goes away; a claim that went on would hand a
+ * job to nobody (it would sit "running" until its lease ran out). */
+static int client_gone(qreq *r)
+{
+    int fd = r->fcgi->ipcFd;
+    if (fd < 0)
+        return 1;
+    struct pollfd p = {fd, POLLIN | POLLRDHUP, 0};
+    if (poll(&p, 1, 0) <= 0)
+        return 0;
+    if (p.revents & (POLLHUP | POLLERR | POLLRDHUP))
+        return 1;
+    char c;
+    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 /* POST /api/v1/queue/{types}/claim {"worker_id", "max", "wait", "lease"}:
  * {"job": {...} | null, "jobs": [...]}. {types} may be a comma separated
  * list. wait (<= 30 s) parks the request until a job comes (see park());
@@ -272,6 +291,10 @@ qerr h_rq_claim(qreq *r)
     int64_t end = qmono_ms() + wait * 1000;
     for (;;) {
         qerrctx ce = {0};
+        if (parked && client_gone(r)) {
+            got = 0;
+            break;
+        }
         got = qqueue_claim(r->db, wid, types, ntypes, (int)max, (int)lease, batch, &ce);
         if (got < 0 && ce.code == Q_ERR_DB_GONE && strstr(ce.msg, "busy")) {
             got = 0;                 /* lost a lock race: simply look again */
@@ -319,6 +342,16 @@ qerr h_rq_claim(qreq *r)
     }
     if (e)
         return e;
+    if (got > 0 && parked && client_gone(r)) {
+        /* claimed for a worker that left meanwhile: hand them back */
+        for (int i = 0; i < got; i++) {
+            qerrctx re = {0};
+            qqueue_release(r->db, &batch[i], &re);
+            qjob_clear(&batch[i]);
+        }
+        QLOG_I("claim by %s: the worker hung up; %d job(s) released", wid, got);
+        got = 0;
+    }
     cJSON *o = api_obj(r);
     cJSON *arr = cJSON_AddArrayToObject(o, "jobs");
     for (int i = 0; i < got; i++) {

@@ -561,7 +561,10 @@ int main(int argc, char **argv)
         }
     qdb_close(W.wait_db);
     qtransport_close(tp);
-    free(types_buf);
+    /* slots still running a released job read W.types (into types_buf)
+     * until the process ends: free it only when they are all joined */
+    if (left == 0)
+        free(types_buf);
     free(caps);
     QLOG_I("worker %s stopped", W.id);
     if (left == 0)

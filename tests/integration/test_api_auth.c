@@ -60,10 +60,11 @@ static const row rows[] = {
     {"POST", "/api/v1/admin/jobs/{id}/status", K_WORKER, 409},
     /* a fresh book is not transcribed yet: its owner gets 409, others 404 */
     {"GET", "/api/v1/audiobooks/{id}/transcript", K_OWNED, 409},
+    {"GET", "/api/v1/audiobooks/{id}/chapters/{n}/audio", K_OWNED, 200},
     {"GET", "/api/v1/search", K_OPEN, 200},
     {"POST", "/api/v1/summarize", K_OPEN, 202},
-    /* remote workers (worker tokens or admins); attempt calls carry a
-     * made-up token and are fenced off */
+    /* remote workers, TTS, notifications, metrics (issue 5); attempt calls
+     * with a made-up token are fenced off (409) once let in */
     {"POST", "/api/v1/queue/{type}/jobs", K_WORKER, 201},
     {"GET", "/api/v1/queue/{type}/jobs", K_WORKER, 200},
     {"POST", "/api/v1/queue/{type}/claim", K_WORKER, 200},
@@ -77,16 +78,16 @@ static const row rows[] = {
     {"POST", "/api/v1/counter/increment/{name}", K_WORKER, 200},
     {"POST", "/api/v1/workers/{type}/heartbeat", K_WORKER, 200},
     {"GET", "/api/v1/workers/{type}", K_WORKER, 200},
-    /* text to speech requests */
     {"POST", "/api/v1/tts/queue", K_OPEN, 202},
     {"GET", "/api/v1/tts/queue", K_OPEN, 200},
     {"GET", "/api/v1/tts/queue/{job_id}", K_OWNED, 200},
     {"DELETE", "/api/v1/tts/queue/{job_id}", K_OWNED, 200},
+    /* not synthesized yet: 409 for its owner */
     {"GET", "/api/v1/tts/queue/{job_id}/audio", K_OWNED, 409},
     {"GET", "/api/v1/tts/queue/{job_id}/chapters/{n}/audio", K_OWNED, 409},
     {"GET", "/api/v1/voices", K_OPEN, 200},
     {"GET", "/api/v1/notifications", K_OPEN, 200},
-    /* from loopback, as the test runs */
+    /* loopback callers need no token */
     {"GET", "/metrics", K_PUBLIC, 200},
 };
 #define NROWS (int)(sizeof rows / sizeof rows[0])
@@ -165,30 +166,14 @@ static long long fresh_token_id(void)
     return id;
 }
 
-/* A fresh TTS request of the owner: its id (malloc'd) or NULL. */
+/* A TTS request of the owner's (low priority: no worker takes it here). */
 static char *fresh_tts(void)
 {
     thttp r;
     char *id = NULL;
-    if (thttp_json(&r, "POST", "/api/v1/tts/queue", owner_tok,
-                   "{\"script_text\":\"Hello from the matrix.\",\"voice_settings\":{\"engine\":\"flite\"}}") == 0 &&
+    if (thttp_json(&r, "POST", "/api/v1/tts/queue", owner_tok, "{\"script_text\":\"Matrix.\",\"priority\":-100}") == 0 &&
         tjson_str(r.json, "job_id"))
         id = strdup(tjson_str(r.json, "job_id"));
-    thttp_free(&r);
-    return id;
-}
-
-/* A fresh pending job of the queue API's type; its id or 0. */
-static long long fresh_queue_job(void)
-{
-    thttp r;
-    long long id = 0;
-    if (thttp_json(&r, "POST", "/api/v1/queue/noop.matrix/jobs", admin_tok, "{\"payload\":{}}") == 0) {
-        const char *s = tjson_str(r.json, "job_id");
-        id = s ? atoll(s) : (long long)tjson_num(r.json, "job_id", 0);
-        if (!id)
-            id = s ? 0 : (long long)tjson_num(r.json, "id", 0);
-    }
     thttp_free(&r);
     return id;
 }
@@ -239,43 +224,14 @@ static int prepare(const row *w, call *c)
         snprintf(c->body, sizeof c->body, "{\"upload_id\":\"%s\",\"title\":\"Matrix\"}", single ? single : "");
         free(up);
         free(single);
-    } else if (!strncmp(p, "/api/v1/queue/{type}/jobs/{id}/", 31)) {
-        long long id = fresh_queue_job();
-        if (!id)
-            return -1;
-        snprintf(c->path, sizeof c->path, "/api/v1/queue/noop.matrix/jobs/%lld/%s", id, p + 31);
-        if (strstr(p, "{name}"))
-            snprintf(c->path, sizeof c->path, "/api/v1/queue/noop.matrix/jobs/%lld/blobs/out.wav", id);
-        c->ctype = "application/json";
-        snprintf(c->body, sizeof c->body, "{\"token\":\"made-up\",\"worker_id\":\"matrix\",\"error\":\"x\"}");
-        snprintf(c->headers, sizeof c->headers, "X-Attempt-Token: made-up");
-    } else if (!strncmp(p, "/api/v1/queue/{type}/", 21) || !strncmp(p, "/api/v1/workers/{type}", 22)) {
-        const char *rest = strstr(p, "{type}") + 6;
-        snprintf(c->path, sizeof c->path, "%.*snoop.matrix%s", (int)(strstr(p, "{type}") - p), p, rest);
-        if (!strcmp(w->method, "POST")) {
-            c->ctype = "application/json";
-            snprintf(c->body, sizeof c->body, "{\"worker_id\":\"matrix\",\"payload\":{}}");
-        }
-    } else if (!strcmp(p, "/api/v1/counter/increment/{name}")) {
-        snprintf(c->path, sizeof c->path, "/api/v1/counter/increment/matrix");
-    } else if (!strncmp(p, "/api/v1/tts/queue/{job_id}", 26)) {
-        char *id = fresh_tts();
-        if (!id)
-            return -1;
-        snprintf(c->path, sizeof c->path, "/api/v1/tts/queue/%s%s", id, p + 26);
-        char *n = strstr(c->path, "{n}");
-        if (n)
-            memmove(n + 1, n + 3, strlen(n + 3) + 1), n[0] = '1';
-        free(id);
-    } else if (!strcmp(p, "/api/v1/tts/queue") && !strcmp(w->method, "POST")) {
-        snprintf(c->path, sizeof c->path, "%s", p);
-        c->ctype = "application/json";
-        snprintf(c->body, sizeof c->body, "{\"script_text\":\"Hello.\",\"voice_settings\":{\"engine\":\"flite\"}}");
     } else if (!strncmp(p, "/api/v1/audiobooks/{id}", 23)) {
         char *ab = at_book(owner_tok, NULL);
         if (!ab)
             return -1;
         snprintf(c->path, sizeof c->path, "/api/v1/audiobooks/%s%s", ab, p + 23);
+        char *n = strstr(c->path, "{n}");
+        if (n)
+            memmove(n + 1, n + 3, strlen(n + 3) + 1), n[0] = '1';
         free(ab);
         if (!strcmp(w->method, "PUT")) {
             c->ctype = "application/json";
@@ -293,6 +249,61 @@ static int prepare(const row *w, call *c)
             c->ctype = "application/json";
             snprintf(c->body, sizeof c->body, "{\"status\":\"progress\",\"token\":\"made-up\",\"progress\":5}");
         }
+    } else if (!strncmp(p, "/api/v1/queue/{type}/jobs/{id}/", 31)) {
+        /* an audiobook job, not running: any attempt token is refused */
+        long long id = fresh_job(0);
+        if (!id)
+            return -1;
+        thttp r;
+        char jp[64];
+        snprintf(jp, sizeof jp, "/api/v1/jobs/%lld", id);
+        thttp_json(&r, "GET", jp, owner_tok, NULL);
+        char type[40];
+        snprintf(type, sizeof type, "%s", tjson_str(r.json, "type") ? tjson_str(r.json, "type") : "noop");
+        thttp_free(&r);
+        snprintf(c->path, sizeof c->path, "/api/v1/queue/%s/jobs/%lld/%s", type, id, p + 31);
+        if (strstr(p, "/blobs/")) {
+            snprintf(c->path, sizeof c->path, "/api/v1/queue/%s/jobs/%lld/blobs/out.bin", type, id);
+            snprintf(c->headers, sizeof c->headers, "X-Attempt-Token: made-up\nX-Content-SHA256: %064d", 0);
+            if (!strcmp(w->method, "PUT")) {
+                c->ctype = "application/octet-stream";
+                c->data = "x";
+                c->len = 1;
+            }
+        } else {
+            c->ctype = "application/json";
+            snprintf(c->body, sizeof c->body, "{\"token\":\"made-up\"}");
+        }
+    } else if (!strncmp(p, "/api/v1/queue/{type}/", 21) || !strncmp(p, "/api/v1/workers/{type}", 22)) {
+        const char *type = !strncmp(p, "/api/v1/workers/", 16) ? "all" : "matrix.none";
+        size_t pre = !strncmp(p, "/api/v1/workers/", 16) ? 22 : 20;
+        snprintf(c->path, sizeof c->path, "%.*s%s%s", (int)(pre - 6), p, type, p + pre);
+        if (!strcmp(w->method, "POST")) {
+            c->ctype = "application/json";
+            if (strstr(p, "/heartbeat"))
+                snprintf(c->body, sizeof c->body, "{\"worker_id\":\"matrix-w\",\"status\":\"online\"}");
+            else if (strstr(p, "/claim"))
+                snprintf(c->body, sizeof c->body, "{\"worker_id\":\"matrix-w\"}");
+            else
+                snprintf(c->body, sizeof c->body, "{\"payload\":{},\"priority\":-100}");
+        }
+    } else if (!strcmp(p, "/api/v1/counter/increment/{name}")) {
+        snprintf(c->path, sizeof c->path, "/api/v1/counter/increment/matrix");
+    } else if (!strncmp(p, "/api/v1/tts/queue/{job_id}", 26)) {
+        char *id = fresh_tts();
+        if (!id)
+            return -1;
+        char rest[128];
+        snprintf(rest, sizeof rest, "%s", p + 26);
+        char *n = strstr(rest, "{n}");
+        if (n)
+            memcpy(n, "1", 2), strcat(rest, "/audio");
+        snprintf(c->path, sizeof c->path, "/api/v1/tts/queue/%s%s", id, rest);
+        free(id);
+    } else if (!strcmp(p, "/api/v1/tts/queue") && !strcmp(w->method, "POST")) {
+        snprintf(c->path, sizeof c->path, "%s", p);
+        c->ctype = "application/json";
+        snprintf(c->body, sizeof c->body, "{\"script_text\":\"Matrix.\",\"priority\":-100}");
     } else if (!strcmp(p, "/api/v1/admin/users/{id}/tokens")) {
         snprintf(c->path, sizeof c->path, "/api/v1/admin/users/%lld/tokens", owner_id);
         if (!strcmp(w->method, "POST")) {

@@ -153,15 +153,10 @@ static void test_every_route_is_documented(void)
 }
 
 static char *admin;
-static char upload_id[64], slot_id[64], book_id[64], job_id[32], user_id[32], tts_id[64];
+static char upload_id[64], slot_id[64], book_id[64], job_id[32], user_id[32], job_type[40], tts_id[40];
 
 static int make_fixtures(void)
 {
-    thttp t;
-    if (thttp_json(&t, "POST", "/api/v1/tts/queue", admin, "{\"script_text\":\"Hello.\"}") == 0 &&
-        tjson_str(t.json, "job_id"))
-        snprintf(tts_id, sizeof tts_id, "%s", tjson_str(t.json, "job_id"));
-    thttp_free(&t);
     char *up = at_upload(admin, "multi", 10);
     char *wav = at_wav("openapi.wav", 0.2);
     if (!up || !wav)
@@ -185,6 +180,14 @@ static int make_fixtures(void)
     if (at_book_jobs(admin, b, ids, 8) < 1)
         return -1;
     snprintf(job_id, sizeof job_id, "%lld", ids[0]);
+    /* the queue paths name the job's type; a TTS request for its paths */
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", job_id);
+    thttp_json(&r, "GET", path, admin, NULL);
+    snprintf(job_type, sizeof job_type, "%s", tjson_str(r.json, "type") ? tjson_str(r.json, "type") : "noop");
+    thttp_free(&r);
+    thttp_json(&r, "POST", "/api/v1/tts/queue", admin, "{\"script_text\":\"Documented.\",\"priority\":-100}");
+    snprintf(tts_id, sizeof tts_id, "%s", tjson_str(r.json, "job_id") ? tjson_str(r.json, "job_id") : "");
+    thttp_free(&r);
     thttp_json(&r, "GET", "/api/v1/me", admin, NULL);
     snprintf(user_id, sizeof user_id, "%lld", (long long)tjson_num(r.json, "id", 1));
     thttp_free(&r);
@@ -214,11 +217,15 @@ static void fill(const char *spec, char *out, size_t outsz)
         else if (!strncmp(p + 1, "audiobook_id", n))
             v = book_id;
         else if (!strncmp(p + 1, "job_id", n))
-            v = !strncmp(spec, "/api/v1/tts/", 12) ? tts_id : job_id;
-        else if (!strncmp(p + 1, "n", n))
-            v = "1";
+            v = job_id;
         else if (!strncmp(p + 1, "user_id", n))
             v = user_id;
+        else if (!strncmp(p + 1, "type", n))
+            v = job_type;
+        else if (!strncmp(p + 1, "tts_id", n))
+            v = tts_id;
+        else if (!strncmp(p + 1, "n", n))
+            v = "1";
         else if (!strncmp(p + 1, "token_id", n)) {
             char tp[128];
             snprintf(tp, sizeof tp, "/api/v1/admin/users/%s/tokens", user_id);

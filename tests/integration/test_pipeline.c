@@ -146,6 +146,16 @@ static void test_transcript_quality_and_formats(void)
     const cJSON *word = cJSON_GetArrayItem(cJSON_GetObjectItem(seg, "words"), 0);
     T_CHECK(word && tjson_num(word, "end", -1) > tjson_num(word, "start", 0), "word timings");
     thttp_free(&r);
+    /* the chapter's audio through nginx, with Range */
+    snprintf(path, sizeof path, "/api/v1/audiobooks/%s/chapters/1/audio", book);
+    T_REQUIRE(thttp_req(&r, "GET", path, owner, NULL, NULL, 0, "Range: bytes=0-99") == 0);
+    T_EQ_INT(r.status, 206);
+    T_EQ_INT(r.len, 100);
+    T_CHECK(r.len >= 4 && !memcmp(r.body, "RIFF", 4), "the clip's WAV header");
+    thttp_free(&r);
+    T_REQUIRE(thttp_req(&r, "GET", path, other, NULL, NULL, 0, NULL) == 0);
+    T_EQ_INT(r.status, 404);
+    thttp_free(&r);
     /* another user: 404 */
     snprintf(path, sizeof path, "/api/v1/audiobooks/%s/transcript?format=txt", book);
     T_REQUIRE(thttp_json(&r, "GET", path, other, NULL) == 0);

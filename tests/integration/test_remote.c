@@ -8,6 +8,7 @@
  * (signature, retry after an error, a dead receiver does not slow the
  * queue) and /metrics. quire-api and the workers use the stack's database;
  * job types here are this test's own. */
+#include "apitest.h"
 #include "db.h"
 #include "http.h"
 #include "queue.h"
@@ -402,9 +403,15 @@ static void test_http_worker_end_to_end(void)
     T_EQ_INT(sql_int("SELECT attempts FROM jobs WHERE id = ?", held), 0);
     char *st = sql_str("SELECT status FROM workers WHERE id = 'worker-rt-http' AND 1 = ?", 1);
     T_EQ_STR(st, "offline");
+    /* the stopped worker's long poll must not take a job for nobody */
+    int64_t after = create_job("noop.rt", "{\"payload\":{}}");
+    qsleep_ms(3000);
+    T_EQ_STR(job_status(after), "pending");
+    T_EQ_INT(sql_int("SELECT attempts FROM jobs WHERE id = ?", after), 0);
     int r2 = 0;
     qerrctx e = {0};
     qqueue_cancel(db, held, 0, &r2, &e);
+    qqueue_cancel(db, after, 0, &r2, &e);
 }
 
 
@@ -954,6 +961,35 @@ static void test_notifications_signed_retried_and_never_blocking(void)
     thttp_json(&r, "GET", "/api/v1/notifications", user2, NULL);
     T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "items")), 0);
     thttp_free(&r);
+    /* an audiobook: the event goes when all its jobs ended (here: the
+     * owner cancels them, no engine runs in this test) */
+    char extra[128];
+    snprintf(extra, sizeof extra, "\"notify_url\":\"http://127.0.0.1:%d/book\"", rx.port);
+    char *book = at_book_ex(user, NULL, extra);
+    T_REQUIRE(book != NULL);
+    long long jobs[32];
+    int nj = at_book_jobs(user, book, jobs, 32);
+    T_CHECK(nj >= 2, "book jobs %d", nj);
+    int before = atomic_load(&rx.hits);
+    for (int i = nj - 1; i >= 0; i--) {
+        char path[64];
+        snprintf(path, sizeof path, "/api/v1/jobs/%lld", jobs[i]);
+        thttp_json(&r, "DELETE", path, user, NULL);
+        thttp_free(&r);
+    }
+    end = qmono_ms() + 15000;
+    while (qmono_ms() < end && atomic_load(&rx.hits) == before)
+        qsleep_ms(100);
+    T_CHECK(atomic_load(&rx.hits) > before, "no audiobook event");
+    pthread_mutex_lock(&rx.mu);
+    int hit = before < 8 ? before : 7;
+    ev = cJSON_Parse(rx.body[hit]);
+    T_EQ_STR(tjson_str(ev, "event"), "audiobook.failed");
+    T_EQ_STR(tjson_str(ev, "audiobook_id"), book);
+    T_CHECK(tjson_str(ev, "error") && strstr(tjson_str(ev, "error"), "cancel"), "%s", rx.body[hit]);
+    cJSON_Delete(ev);
+    pthread_mutex_unlock(&rx.mu);
+    free(book);
     atomic_store(&rx.stop, 1);
     pthread_join(th, NULL);
     close(rx.fd);
