@@ -16,7 +16,8 @@
 #define DB_CACHE 96
 
 struct stmt_slot {
-    const char *sql;        /* the caller's string: statements are literals */
+    const char *key;        /* the caller's pointer, for the fast lookup     */
+    char *sql;              /* our own copy: a caller's string may not live  */
     MYSQL_STMT *stmt;
 };
 
@@ -40,8 +41,10 @@ static int gone_error(unsigned e)
 
 static void cache_clear(qdb *db)
 {
-    for (int i = 0; i < db->nstmt; i++)
+    for (int i = 0; i < db->nstmt; i++) {
         mysql_stmt_close(db->cache[i].stmt);
+        free(db->cache[i].sql);
+    }
     db->nstmt = 0;
 }
 
@@ -139,12 +142,16 @@ int qdb_ping(qdb *db)
 /* The cached statement for sql, prepared on first use. */
 static MYSQL_STMT *stmt_get(qdb *db, const char *sql, unsigned *errnum, const char **errmsg)
 {
+    /* the pointer is only a hint (a string built per request may reuse an
+     * address): the text decides */
     for (int i = 0; i < db->nstmt; i++)
-        if (db->cache[i].sql == sql)
+        if (db->cache[i].key == sql && strcmp(db->cache[i].sql, sql) == 0)
             return db->cache[i].stmt;
     for (int i = 0; i < db->nstmt; i++)
-        if (strcmp(db->cache[i].sql, sql) == 0)
+        if (strcmp(db->cache[i].sql, sql) == 0) {
+            db->cache[i].key = sql;
             return db->cache[i].stmt;
+        }
     if (!db->my) {
         *errnum = CR_SERVER_GONE_ERROR;
         *errmsg = "not connected";
@@ -164,12 +171,21 @@ static MYSQL_STMT *stmt_get(qdb *db, const char *sql, unsigned *errnum, const ch
         mysql_stmt_close(st);
         return NULL;
     }
-    if (db->nstmt == DB_CACHE) {        /* full: statements are literals, so this is a bug */
+    char *copy = strdup(sql);
+    if (!copy) {
+        mysql_stmt_close(st);
+        *errnum = CR_OUT_OF_MEMORY;
+        *errmsg = "out of memory";
+        return NULL;
+    }
+    if (db->nstmt == DB_CACHE) {        /* full: drop the oldest */
         mysql_stmt_close(db->cache[0].stmt);
+        free(db->cache[0].sql);
         memmove(db->cache, db->cache + 1, sizeof db->cache[0] * (DB_CACHE - 1));
         db->nstmt--;
     }
-    db->cache[db->nstmt].sql = sql;
+    db->cache[db->nstmt].key = sql;
+    db->cache[db->nstmt].sql = copy;
     db->cache[db->nstmt].stmt = st;
     db->nstmt++;
     return st;
@@ -268,6 +284,7 @@ static unsigned stmt_run(qdb *db, const char *sql, struct params *p, MYSQL_STMT 
             for (int i = 0; i < db->nstmt; i++)
                 if (db->cache[i].stmt == st) {
                     mysql_stmt_close(st);
+                    free(db->cache[i].sql);
                     db->cache[i] = db->cache[--db->nstmt];
                     break;
                 }
