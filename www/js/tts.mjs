@@ -143,7 +143,8 @@ function buildForm(box) {
     [script, speed, voice, engine, notify, bookTitle, priority, channel, videoNo, date].forEach((x) => fieldError(x, null));
     chList.querySelectorAll('textarea').forEach((x) => fieldError(x, null));
     replace(status);
-    const vs = { engine: engine.value, voice: voice.value, speed: Number(speed.value), pitch: Number(pitch.value) || 0 };
+    // the API takes pitch as a factor (0.5-2.0): -12..+12 semitones map onto it
+    const vs = { engine: engine.value, voice: voice.value, speed: Number(speed.value), pitch: Math.pow(2, (Number(pitch.value) || 0) / 12) };
     const body = { voice_settings: vs, format: format.value };
     if (notify.value.trim()) body.notify_url = notify.value.trim();
     if (priority.value.trim()) body.priority = Number(priority.value);
