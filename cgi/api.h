@@ -211,6 +211,7 @@ qerr h_admin_token_revoke(qreq *r);
 qerr h_admin_queue_stats(qreq *r);
 qerr h_admin_workers(qreq *r);
 qerr h_audiobook_transcript(qreq *r);     /* transcripts.c */
+qerr h_audiobook_chapter_audio(qreq *r);
 qerr h_search(qreq *r);                   /* search.c */
 qerr h_summarize(qreq *r);                /* summarize.c */
 

@@ -50,6 +50,7 @@ const qroute api_routes[] = {
     {"POST", "/api/v1/admin/jobs/{id}/status", h_job_report, AUTH_WORKER},
     /* transcripts and search (issues 6, 7) */
     {"GET", "/api/v1/audiobooks/{id}/transcript", h_audiobook_transcript, AUTH_USER},
+    {"GET", "/api/v1/audiobooks/{id}/chapters/{n}/audio", h_audiobook_chapter_audio, AUTH_USER},
     {"GET", "/api/v1/search", h_search, AUTH_USER},
     {"POST", "/api/v1/summarize", h_summarize, AUTH_USER},
 

@@ -88,3 +88,29 @@ qerr h_audiobook_transcript(qreq *r)
     free(out);
     return e;
 }
+
+/* GET /api/v1/audiobooks/{id}/chapters/{n}/audio: the chapter's audio as
+ * uploaded, sent by nginx (X-Accel-Redirect to the internal storage
+ * location), so Range requests and seeking cost quire-api nothing. */
+qerr h_audiobook_chapter_audio(qreq *r)
+{
+    qerr e = api_need_db(r);
+    if (e)
+        return e;
+    int64_t seq;
+    if (r->nparams < 2 || qparse_i64(r->params[1], 1, 100000, &seq) != 0)
+        return api_fail(r, Q_ERR_NOT_FOUND, "no such chapter");
+    qrows *c = NULL;
+    if ((e = qdb_query(r->db, r->arena, &c, &r->err,
+                       "SELECT c.storage_path, a.owner_id, a.is_public FROM audiobooks a JOIN chapters c"
+                       " ON c.audiobook_id = a.id WHERE a.public_id = ? AND c.seq = ?", "si", r->params[0], seq)))
+        return e;
+    if (c->nrows == 0 || (r->user.role != QROLE_ADMIN && qrows_i64(c, 0, 1, 0) != r->user.id &&
+                          !qrows_i64(c, 0, 2, 0)))
+        return api_fail(r, Q_ERR_NOT_FOUND, "no chapter %lld of audiobook %s", (long long)seq, r->params[0]);
+    const char *rel = qrows_get(c, 0, 0);
+    if (!qrel_path_ok(rel))
+        return api_fail(r, Q_ERR_INTERNAL, "stored path of chapter %lld is not valid", (long long)seq);
+    const char *hdr = qarena_printf(r->arena, "X-Accel-Redirect: /_storage/%s\r\n", rel);
+    return api_reply_raw(r, 200, NULL, "", 0, hdr);
+}

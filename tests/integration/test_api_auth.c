@@ -60,6 +60,7 @@ static const row rows[] = {
     {"POST", "/api/v1/admin/jobs/{id}/status", K_WORKER, 409},
     /* a fresh book is not transcribed yet: its owner gets 409, others 404 */
     {"GET", "/api/v1/audiobooks/{id}/transcript", K_OWNED, 409},
+    {"GET", "/api/v1/audiobooks/{id}/chapters/{n}/audio", K_OWNED, 200},
     {"GET", "/api/v1/search", K_OPEN, 200},
     {"POST", "/api/v1/summarize", K_OPEN, 202},
     /* remote workers, TTS, notifications, metrics (issue 5); attempt calls
@@ -228,6 +229,9 @@ static int prepare(const row *w, call *c)
         if (!ab)
             return -1;
         snprintf(c->path, sizeof c->path, "/api/v1/audiobooks/%s%s", ab, p + 23);
+        char *n = strstr(c->path, "{n}");
+        if (n)
+            memmove(n + 1, n + 3, strlen(n + 3) + 1), n[0] = '1';
         free(ab);
         if (!strcmp(w->method, "PUT")) {
             c->ctype = "application/json";

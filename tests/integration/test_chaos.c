@@ -88,8 +88,9 @@ static void test_chaos(void)
             db_restarted = 1;
         }
         if (!api_restarted && done > n / 2) {
+            /* quire-api serves the stack's own database, not this test's */
             tsh("\"$QUIRE_ROOT/scripts/stack.sh\" api-stop >/dev/null 2>&1;"
-                " \"$QUIRE_ROOT/scripts/stack.sh\" api-start >/dev/null 2>&1");
+                " QUIRE_DB_NAME=quire \"$QUIRE_ROOT/scripts/stack.sh\" api-start >/dev/null 2>&1");
             api_restarted = 1;
         }
         qsleep_ms(200);

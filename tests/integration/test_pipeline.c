@@ -146,6 +146,16 @@ static void test_transcript_quality_and_formats(void)
     const cJSON *word = cJSON_GetArrayItem(cJSON_GetObjectItem(seg, "words"), 0);
     T_CHECK(word && tjson_num(word, "end", -1) > tjson_num(word, "start", 0), "word timings");
     thttp_free(&r);
+    /* the chapter's audio through nginx, with Range */
+    snprintf(path, sizeof path, "/api/v1/audiobooks/%s/chapters/1/audio", book);
+    T_REQUIRE(thttp_req(&r, "GET", path, owner, NULL, NULL, 0, "Range: bytes=0-99") == 0);
+    T_EQ_INT(r.status, 206);
+    T_EQ_INT(r.len, 100);
+    T_CHECK(r.len >= 4 && !memcmp(r.body, "RIFF", 4), "the clip's WAV header");
+    thttp_free(&r);
+    T_REQUIRE(thttp_req(&r, "GET", path, other, NULL, NULL, 0, NULL) == 0);
+    T_EQ_INT(r.status, 404);
+    thttp_free(&r);
     /* another user: 404 */
     snprintf(path, sizeof path, "/api/v1/audiobooks/%s/transcript?format=txt", book);
     T_REQUIRE(thttp_json(&r, "GET", path, other, NULL) == 0);
@@ -218,6 +228,63 @@ static void test_summarize_plain_text(void)
     thttp_free(&r);
 }
 
+/* A book of two chapters through POST /api/v1/tts/queue, as M4B and as
+ * MP3: each completes, and its chapter markers (ffprobe) start where the
+ * chapters start (chapter 1's own audio, fetched alone, gives its length). */
+static void tts_book(const char *format)
+{
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"title\":\"Two chapters\",\"format\":\"%s\",\"voice_settings\":{\"engine\":\"flite\",\"voice\":\"slt\"},"
+             "\"chapters\":[{\"id\":\"c1\",\"title\":\"One\",\"text\":\"It was the best of times, it was the worst of"
+             " times. It was the age of wisdom.\"},{\"id\":\"c2\",\"title\":\"Two\",\"text\":\"Call me Ishmael. Some"
+             " years ago I thought I would sail about a little.\"}]}", format);
+    thttp r;
+    T_REQUIRE(thttp_json(&r, "POST", "/api/v1/tts/queue", owner, body) == 0);
+    T_EQ_INT(r.status, 202);
+    char id[64] = "";
+    if (tjson_str(r.json, "job_id"))
+        snprintf(id, sizeof id, "%s", tjson_str(r.json, "job_id"));
+    thttp_free(&r);
+    T_REQUIRE(id[0]);
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/tts/queue/%s", id);
+    const char *st = NULL;
+    for (int64_t t0 = qmono_ms(); qmono_ms() - t0 < 120000; qsleep_ms(300)) {
+        T_REQUIRE(thttp_json(&r, "GET", path, owner, NULL) == 0);
+        st = tjson_str(r.json, "status");
+        if (st && (!strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "cancelled")))
+            break;
+        thttp_free(&r);
+    }
+    T_EQ_STR(st, "completed");
+    thttp_free(&r);
+    T_REQUIRE(tsh("curl -sf -o \"$QUIRE_VAR/tts-book.%s\" -H 'Authorization: Bearer %s' \"$QUIRE_URL%s/audio\"",
+                  format, owner, path) == 0);
+    T_REQUIRE(tsh("curl -sf -o \"$QUIRE_VAR/tts-ch1.wav\" -H 'Authorization: Bearer %s' \"$QUIRE_URL%s/chapters/1/audio\"",
+                  owner, path) == 0);
+    char *d1 = tsh_out("ffprobe -v error -show_entries format=duration -of csv=p=0 \"$QUIRE_VAR/tts-ch1.wav\"");
+    double ch1 = d1 ? strtod(d1, NULL) : -1;
+    free(d1);
+    char *starts = tsh_out("ffprobe -v error -show_chapters -of csv=p=0 \"$QUIRE_VAR/tts-book.%s\" | cut -d, -f4"
+                           " | paste -sd' '", format);
+    double a = -1, b = -1;
+    int got = starts ? sscanf(starts, "%lf %lf", &a, &b) : 0;
+    T_CHECK(got == 2, "%s chapters: %s", format, starts ? starts : "none");
+    T_CHECK(a >= 0 && a < 0.05, "%s: chapter 1 starts at %.3f s", format, a);
+    T_CHECK(b > ch1 - 0.1 && b < ch1 + 2.5, "%s: chapter 2 at %.3f s, chapter 1 lasts %.3f s", format, b, ch1);
+    t_note("%s: chapters at %.2f and %.2f s; chapter 1 alone lasts %.2f s", format, a, b, ch1);
+    free(starts);
+}
+
+static void test_tts_book_m4b_and_mp3_with_chapter_markers(void)
+{
+    T_REQUIRE(tsh("\"$QUIRE_ROOT/scripts/stack.sh\" worker-start worker-pipetts --types tts,assemble --concurrency 2") == 0);
+    tts_book("m4b");
+    tts_book("mp3");
+    tsh("\"$QUIRE_ROOT/scripts/stack.sh\" worker-stop worker-pipetts >/dev/null 2>&1");
+}
+
 int main(void)
 {
     owner = at_user("pipe-owner", 0);
@@ -229,6 +296,7 @@ int main(void)
     T_RUN(test_transcript_quality_and_formats);
     T_RUN(test_search_finds_the_clip_and_respects_privacy);
     T_RUN(test_summarize_plain_text);
+    T_RUN(test_tts_book_m4b_and_mp3_with_chapter_markers);
     tsh("\"$QUIRE_ROOT/scripts/stack.sh\" worker-stop worker-pipe >/dev/null 2>&1");
     return t_done();
 }

@@ -42,6 +42,18 @@ void t_fail_at(const char *file, int line, const char *fmt, ...)
     fflush(stdout);
 }
 
+void t_fail_cond(const char *file, int line, const char *what, const char *cond, const char *fmt, ...)
+{
+    va_list ap;
+    cur_failed++;
+    printf("     %s:%d: [%s] %s: %s", file, line, cur_name ? cur_name : "?", what, cond);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+}
+
 void t_skip(const char *why)
 {
     cur_skipped = 1;

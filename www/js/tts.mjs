@@ -50,7 +50,7 @@ export async function render(main, params) {
     const b = formBox.querySelector('#tts-submit');
     if (b) b.disabled = true;
   });
-  if (jobId) stops.push(follow(current, jobId));
+  if (jobId) stops.push(follow(current, jobId, () => loadHistory(history)));
   return () => stops.forEach((s) => s());
 }
 
@@ -90,7 +90,9 @@ function buildForm(box) {
   const speed = h('input', { type: 'range', id: 'tts-speed', min: '0.5', max: '2', step: '0.05', value: '1' });
   const speedOut = h('output', { for: 'tts-speed', id: 'tts-speed-out' }, '1.00×');
   speed.addEventListener('input', () => { speedOut.textContent = `${Number(speed.value).toFixed(2)}×`; speed.setAttribute('aria-valuetext', `${Number(speed.value).toFixed(2)} times`); });
-  const pitch = h('input', { type: 'number', id: 'tts-pitch', min: '-12', max: '12', step: '1', value: '0' });
+  const pitch = h('input', { type: 'range', id: 'tts-pitch', min: '0.5', max: '2', step: '0.05', value: '1' });
+  const pitchOut = h('output', { for: 'tts-pitch', id: 'tts-pitch-out' }, '1.00×');
+  pitch.addEventListener('input', () => { pitchOut.textContent = `${Number(pitch.value).toFixed(2)}×`; pitch.setAttribute('aria-valuetext', `${Number(pitch.value).toFixed(2)} times`); });
   const format = h('select', { id: 'tts-format' }, [['mp3', 'MP3'], ['m4b', 'M4B audiobook (chapters)'], ['wav', 'WAV']].map(([v, n]) => h('option', { value: v }, n)));
   const notify = h('input', { type: 'url', id: 'tts-notify', placeholder: 'https://…', autocomplete: 'off' });
   const priority = h('input', { type: 'number', id: 'tts-priority', min: '-100', max: '100', step: '1', placeholder: '0' });
@@ -127,7 +129,7 @@ function buildForm(box) {
       voicesNote,
       h('div', { class: 'fields2' },
         h('div', { class: 'field' }, h('label', { for: 'tts-speed' }, 'Speed ', speedOut), speed),
-        field('Pitch (semitones)', pitch).wrap),
+        h('div', { class: 'field' }, h('label', { for: 'tts-pitch' }, 'Pitch ', pitchOut), pitch)),
       field('Format', format).wrap),
     h('details', { id: 'tts-more' }, h('summary', null, 'More options'),
       field('Tell this URL when it is done', notify, 'quire POSTs a signed JSON event to it.').wrap,
@@ -143,8 +145,7 @@ function buildForm(box) {
     [script, speed, voice, engine, notify, bookTitle, priority, channel, videoNo, date].forEach((x) => fieldError(x, null));
     chList.querySelectorAll('textarea').forEach((x) => fieldError(x, null));
     replace(status);
-    // the API takes pitch as a factor (0.5-2.0): -12..+12 semitones map onto it
-    const vs = { engine: engine.value, voice: voice.value, speed: Number(speed.value), pitch: Math.pow(2, (Number(pitch.value) || 0) / 12) };
+    const vs = { engine: engine.value, voice: voice.value, speed: Number(speed.value), pitch: Number(pitch.value) || 1 };
     const body = { voice_settings: vs, format: format.value };
     if (notify.value.trim()) body.notify_url = notify.value.trim();
     if (priority.value.trim()) body.priority = Number(priority.value);
@@ -180,7 +181,7 @@ function buildForm(box) {
         const m = (e.serverMessage || '').toLowerCase();
         const more = /notify|priority|channel|video_number|date/.test(m);
         if (more) document.getElementById('tts-more').open = true;
-        const target = /speed/.test(m) ? speed : /voice\b/.test(m) ? voice : /engine/.test(m) ? engine : /notify/.test(m) ? notify :
+        const target = /speed/.test(m) ? speed : /pitch/.test(m) ? pitch : /voice\b/.test(m) ? voice : /engine/.test(m) ? engine : /notify/.test(m) ? notify :
           /priority/.test(m) ? priority : /channel/.test(m) ? channel : /video_number/.test(m) ? videoNo : /\bdate\b/.test(m) ? date : /title/.test(m) && modeBook.checked ? bookTitle : /text|script|chapter/.test(m) ? (modeScript.checked ? script : chList.querySelector('textarea')) : null;
         if (target) { fieldError(target, e.serverMessage ? e.serverMessage.replace(/^./, (c) => c.toUpperCase()) : explain(e).lead); target.focus(); }
         else replace(status, errorBox(e, 'The request was not accepted'));
@@ -211,7 +212,8 @@ async function loadHistory(box) {
   return true;
 }
 
-function follow(box, id) {
+function follow(box, id, onFinal) {
+  let finalSeen = false;
   const base = `/api/v1/tts/queue/${encodeURIComponent(id)}`;
   let audioUrl = null;
   let shownDone = false;
@@ -255,6 +257,7 @@ function follow(box, id) {
       shownDone = true;
       showResult(pick(j, 'audio_url'));
     }
+    if (!ACTIVE.has(st) && !finalSeen) { finalSeen = true; onFinal(); }
     return ACTIVE.has(st);
   }
 
