@@ -233,9 +233,18 @@ static qerr parse_voice(qreq *r, const cJSON *body, cJSON **out)
             return unprocessable(r, "voice_settings.language", "must be a string of at most 32 bytes");
         if (qjson_num(vs, "speed", 0, 0.5, 2.0, &speed, &e))
             return unprocessable(r, "voice_settings.speed", "must be a number from 0.5 to 2.0");
-        if (qjson_num(vs, "pitch", 0, 0.5, 2.0, &pitch, &e))
-            return unprocessable(r, "voice_settings.pitch", "must be a number from 0.5 to 2.0");
+        /* pitch 0 means the voice's own, as the engines read it */
+        const cJSON *pv = cJSON_GetObjectItemCaseSensitive(vs, "pitch");
+        if (cJSON_IsNumber(pv) && pv->valuedouble == 0)
+            pitch = 1.0;
+        else if (qjson_num(vs, "pitch", 0, 0.5, 2.0, &pitch, &e))
+            return unprocessable(r, "voice_settings.pitch", "must be a number from 0.5 to 2.0 (a factor; 0: the voice's own)");
     }
+    /* a form's empty choice is no choice */
+    if (engine && !*engine)
+        engine = NULL;
+    if (voice && !*voice)
+        voice = NULL;
     if (engine && !strcmp(engine, "espeak"))
         engine = "espeak-ng";
     if (engine && !engine_known(engine))

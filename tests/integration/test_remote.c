@@ -468,6 +468,16 @@ static void test_tts_validation(void)
     expect_422("{\"script_text\":\"hi\",\"notify_url\":\"ftp://x\"}", "notify_url");
     expect_422("{\"script_text\":\"hi\",\"channel_code\":\"BI\"}", "video_number");
     expect_422("{\"script_text\":\"hi\",\"channel_code\":\"BI\",\"video_number\":1,\"date\":\"27-01-2025\"}", "date");
+    /* a form's empty engine and voice, and pitch 0, mean the defaults */
+    thttp r;
+    T_EQ_INT(tts_post("{\"script_text\":\"hi\",\"priority\":-100,\"voice_settings\":{\"engine\":\"\",\"voice\":\"\","
+                      "\"speed\":1,\"pitch\":0}}", &r), 202);
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/tts/queue/%s", tjson_str(r.json, "job_id") ? tjson_str(r.json, "job_id") : "x");
+    thttp_free(&r);
+    thttp_json(&r, "DELETE", path, user, NULL);
+    T_EQ_INT(r.status, 200);
+    thttp_free(&r);
     /* over the limit of 2,000,000 characters */
     size_t n = 2000001;
     char *big = malloc(n + 64);
