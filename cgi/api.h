@@ -151,6 +151,16 @@ qerr store_copy_finish(qreq *r, store_copy *c, int64_t keep);
  * (-1 when none) and only the bytes before it are hashed. 0 or -1/errno. */
 int store_hash_range(const char *path, int64_t off, int64_t limit, const char *needle, size_t nlen, int64_t *hit,
                      char sha[65]);
+/* bodytap.c: upload bodies hashed while nginx receives them, from the
+ * directory nginx writes them to. A claim gets the SHA-256 of the body file
+ * at path from start: to its end (needle NULL) or to the first needle (the
+ * multipart delimiter), *end being where the hashed bytes stop. -1 when the
+ * tap cannot vouch for exactly that range; the caller hashes for itself. */
+int api_bodytap_start(const char *dir);
+void api_bodytap_stop(void);
+int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_t nlen, int64_t *end, char sha[65]);
+/* Claims answered by the tap and claims that were not, since start. */
+void api_bodytap_counts(long long *hits, long long *misses);
 /* Appends [0, len) of src to dst_rel at offset at (tus chunks). */
 qerr store_append(qreq *r, const char *src, int64_t len, const char *dst_rel, int64_t at);
 /* Removes a file, or a directory tree, under storage; missing is fine. */

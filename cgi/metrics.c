@@ -179,6 +179,11 @@ static void http_metrics(mbuf *b, qarena *a)
     out(b, "# HELP quire_upload_bytes_total Bytes received in uploads and remote workers' outputs by this process.\n"
            "# TYPE quire_upload_bytes_total counter\nquire_upload_bytes_total %lld\n",
         (long long)atomic_load(&upload_bytes));
+    long long hits, misses;
+    api_bodytap_counts(&hits, &misses);
+    out(b, "# HELP quire_upload_tap_claims_total Uploads hashed while they arrived (hit) or after (miss).\n"
+           "# TYPE quire_upload_tap_claims_total counter\nquire_upload_tap_claims_total{result=\"hit\"} %lld\n"
+           "quire_upload_tap_claims_total{result=\"miss\"} %lld\n", hits, misses);
 }
 
 /* One histogram per type from a duration expression over jobs. */
