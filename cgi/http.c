@@ -175,6 +175,7 @@ static const char *status_text(int s)
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Entity";
     case 429: return "Too Many Requests";
+    case 460: return "Checksum Mismatch";   /* tus checksum extension */
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
