@@ -129,7 +129,11 @@ void store_uuid(char out[37]);
 const char *store_abs(qreq *r, const char *rel);
 /* A client file name made safe for display: the last path component, no
  * control characters, NUL, slashes or backslashes, no leading dots, valid
- * UTF-8 cut to STORE_NAME_MAX bytes; "file" when nothing is left. */
+ * UTF-8 cut to STORE_NAME_MAX bytes; "file" when nothing is left. Invalid
+ * and overlong UTF-8 (C0 AF, E0 80 AF) is dropped byte by byte; invisible
+ * characters (C1 controls, bidi overrides/isolates such as U+202E,
+ * zero-width, U+2028/9) are dropped; look-alike slashes (U+FF0F, U+2215,
+ * U+2044, ...) become '_'. docs/reliability.md has the table. */
 void store_sanitize_name(const char *in, char *out, size_t outsz);
 /* Names the type of a file from its first bytes (Q_AUDIO_MAGIC_WANT of
  * them): an audio format by lib/audio_magic ("mp3", "mp4", "flac", "ogg",
