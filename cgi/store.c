@@ -82,9 +82,9 @@ static int invisible_cp(unsigned c)
            (c >= 0x2060 && c <= 0x2069) || c == 0xFEFF;
 }
 
-/* Look-alikes of '/' and '\\' (fullwidth, division and fraction slashes):
- * harmless here (names never reach the file system), but a consumer that
- * normalizes Unicode (NFKC) would turn U+FF0F into '/'. */
+/* Look-alikes of the slash and the backslash (fullwidth, division and
+ * fraction slashes): harmless here (names never reach the file system), but
+ * a consumer that normalizes Unicode (NFKC) would turn U+FF0F into '/'. */
 static int slash_cp(unsigned c)
 {
     return c == 0xFF0F || c == 0xFF3C || c == 0x2215 || c == 0x2044 || c == 0x29F8 || c == 0x29F9 || c == 0xFE68;
