@@ -108,6 +108,18 @@ qerr api_rate_limit(qreq *r);
 qerr api_idem_begin(qreq *r, int *replayed);
 void api_idem_finish(qreq *r);
 
+/* integrity.c: what the client says it sent. api_sha256_hex_ok: 1 when s is
+ * 64 hex digits. api_expected_sha256: compares the stored file's sha256
+ * (have, hex) with the optional X-Content-SHA256 header; Q_OK when absent or
+ * equal, else the error on r (400 malformed, 422 mismatch). The caller then
+ * removes what it stored. */
+int api_sha256_hex_ok(const char *s);
+qerr api_expected_sha256(qreq *r, const char *have);
+/* A header value quire echoes, made safe: CR, LF, NUL and other controls
+ * (and '"', '\\' when quoted is set, for quoted-string parameters) become
+ * '_', so a value can never start a header line of its own. Arena-owned. */
+const char *api_header_value(qreq *r, const char *v, int quoted);
+
 /* store.c: files under QUIRE_STORAGE. Storage paths are relative to it and
  * made only from ids; client file names never reach the file system. */
 #define STORE_NAME_MAX 200
@@ -117,7 +129,11 @@ void store_uuid(char out[37]);
 const char *store_abs(qreq *r, const char *rel);
 /* A client file name made safe for display: the last path component, no
  * control characters, NUL, slashes or backslashes, no leading dots, valid
- * UTF-8 cut to STORE_NAME_MAX bytes; "file" when nothing is left. */
+ * UTF-8 cut to STORE_NAME_MAX bytes; "file" when nothing is left. Invalid
+ * and overlong UTF-8 (C0 AF, E0 80 AF) is dropped byte by byte; invisible
+ * characters (C1 controls, bidi overrides/isolates such as U+202E,
+ * zero-width, U+2028/9) are dropped; look-alike slashes (U+FF0F, U+2215,
+ * U+2044, ...) become '_'. docs/reliability.md has the table. */
 void store_sanitize_name(const char *in, char *out, size_t outsz);
 /* Names the type of a file from its first bytes (Q_AUDIO_MAGIC_WANT of
  * them): an audio format by lib/audio_magic ("mp3", "mp4", "flac", "ogg",

@@ -375,6 +375,11 @@ qerr h_upload_file(qreq *r)
         if ((e = store_place(r, body, start, len, rel, sha)))
             return e;
     }
+    /* a file that differs from what the client says it sent is never recorded */
+    if ((e = api_expected_sha256(r, sha))) {
+        store_remove(r, rel);
+        return e;
+    }
     char name[STORE_NAME_MAX + 1];
     store_sanitize_name(rawname, name, sizeof name);
     if (!strcmp(name, "file"))
