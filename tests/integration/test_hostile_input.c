@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define TUS "Tus-Resumable: 1.0.0"
+#define TUS AT_TUS
 
 static char *tok;
 static char *wav_data;

@@ -16,21 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define TUS "Tus-Resumable: 1.0.0"
+#define TUS AT_TUS
 
 static char *tok;
-
-static long long tus_head(const char *slot, long *status)
-{
-    thttp r;
-    long long off = -1;
-    thttp_req(&r, "HEAD", slot, tok, NULL, NULL, 0, TUS);
-    *status = r.status;
-    if (r.status == 200 && thttp_header(&r, "Upload-Offset"))
-        off = atoll(thttp_header(&r, "Upload-Offset"));
-    thttp_free(&r);
-    return off;
-}
 
 static long tus_patch(const char *slot, long long off, const char *data, size_t len, thttp *out)
 {
@@ -126,11 +114,11 @@ static void test_tus_survives_api_restart_and_nginx_reload(void)
     T_REQUIRE(tsh("\"$QUIRE_ROOT/scripts/stack.sh\" api-start >/dev/null 2>&1") == 0);
     for (int i = 0; i < 50 && !api_running(); i++)
         usleep(100000);
-    T_EQ_INT(tus_head(slot, &st), (long long)c);
+    T_EQ_INT(at_tus_head(tok, slot, &st), (long long)c);
     T_EQ_INT(st, 200);
     T_EQ_INT(tus_patch(slot, (long long)c, data + c, c, &r), 204);
     thttp_free(&r);
-    T_EQ_INT(tus_head(slot, &st), (long long)(2 * c));
+    T_EQ_INT(at_tus_head(tok, slot, &st), (long long)(2 * c));
 
     /* chunk 3 is half sent when nginx reloads: the old worker finishes it */
     char head[1024];
@@ -147,7 +135,7 @@ static void test_tus_survives_api_restart_and_nginx_reload(void)
     int sent = send_all(fd, data + 2 * c + c / 2, c - c / 2);
     int status = sent == 0 ? read_status(fd, 10000) : 0;
     close(fd);
-    long long at = tus_head(slot, &st);
+    long long at = at_tus_head(tok, slot, &st);
     t_note("PATCH across the reload: %d; offset after it %lld", status, at);
     /* nginx drains a request in flight on reload: acknowledged in full */
     T_EQ_INT(status, 204);
