@@ -251,11 +251,16 @@ static void *tap_main(void *arg)
                 q += sizeof *ev + ev->len;
             }
         }
+        pthread_mutex_unlock(&tap_mu);
+        /* the lock is let go between bodies: a claim waits for one step at
+         * most, never for a whole round */
         backlog = 0;
-        for (int i = 0; i < TAP_SLOTS; i++)
+        for (int i = 0; i < TAP_SLOTS; i++) {
+            pthread_mutex_lock(&tap_mu);
             if (taps[i] && tap_advance(taps[i], 0, TAP_STEP) == 2)
                 backlog = 1;
-        pthread_mutex_unlock(&tap_mu);
+            pthread_mutex_unlock(&tap_mu);
+        }
     }
     return NULL;
 }
