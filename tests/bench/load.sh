@@ -166,15 +166,21 @@ feed_warm=$(wc -l <"$WORK/feed.log"); : >"$WORK/feed.log"
 noop0=$(noop_done)
 echo "rss at start: quire-api ${api_rss0} kB, workers ${w_rss0[*]} kB"
 
-# The measured window
+# The measured window. quire-api's RSS is sampled every 5 s as well: a
+# steady climb is a leak, a step that stays flat is a thread's malloc arena
+# reaching its working size.
+sampler() {
+  while [ ! -f "$WORK/stop" ]; do rss_kb "$API_PID" >>"$WORK/rss.log"; sleep 5; done
+}
 t0=$(bench_now)
+sampler & SAMP=$!
 feeder & FEED=$!
 uploader "$WORK/uploads.log" & UPL=$!
 wrk -t2 -c"$CONNS" -d"${SECS}s" --timeout 30s --latency -s "$WORK/status.lua" -H "$H" \
     "$QUIRE_URL/api/v1/jobs/$JOB" >"$WORK/wrk.txt" 2>&1 || true
 touch "$WORK/stop"
 t_wrk=$(bench_now)
-wait "$UPL" "$FEED"
+wait "$UPL" "$FEED" "$SAMP"
 t1=$(bench_now)
 # the feeder's last jobs run before the end figures
 for ((i = 0; i < 100; i++)); do
@@ -216,6 +222,7 @@ awk -v ok="$up_ok" -v mb="$MB" -v t0="$t0" -v t1="$t1" -v tw="$t_wrk" -v s="$up_
 echo "status reads: rps=$rps p50_ms=$p50 p99_ms=$p99 5xx=$c5 other_non2xx=$cother socket_errors=$csock"
 echo "noop jobs: enqueued $feed_ok (warm-up $feed_warm), completed $((noop1 - noop0)) in the window, left unfinished $pending; enqueue 5xx/failed $feed_5xx, other non-2xx $feed_other"
 echo "upload failures: $up_fail (warm-up $warm_fail); quire-api alive at the end: $alive"
+echo "quire-api rss every 5 s under load (kB): $(tr '\n' ' ' <"$WORK/rss.log")"
 echo "rss at end:   quire-api ${api_rss1} kB, workers ${w_rss1[*]} kB"
 wg=()
 for ((i = 0; i < ${#WORKERS[@]}; i++)); do
