@@ -138,7 +138,12 @@ upload_round() {
 
 # Rounds back to back until $WORK/stop appears (the last one finishes).
 uploader() {
-  while [ ! -f "$WORK/stop" ]; do upload_round "$1"; done
+  if [ "$NUP" -gt 0 ]; then
+    while [ ! -f "$WORK/stop" ]; do upload_round "$1"; done
+  else                       # QUIRE_BENCH_UPLOADS=0: the other loads alone
+    : >"$1"
+    while [ ! -f "$WORK/stop" ]; do sleep 0.2; done
+  fi
 }
 
 noop_done() { mysql_q "SELECT COUNT(*) FROM jobs WHERE type = 'noop' AND status = 'completed'"; }
@@ -147,7 +152,7 @@ noop_done() { mysql_q "SELECT COUNT(*) FROM jobs WHERE type = 'noop' AND status 
 # first RSS figures are of processes that have seen every kind of request
 echo "bench-load: warm-up ${WARM} s (one round of $NUP x $MB MiB uploads), then ${SECS} s measured"
 feeder & FEED=$!
-upload_round "$WORK/warm-uploads.log" & WUP=$!
+if [ "$NUP" -gt 0 ]; then upload_round "$WORK/warm-uploads.log"; else : >"$WORK/warm-uploads.log"; fi & WUP=$!
 wrk -t2 -c"$CONNS" -d"${WARM}s" --timeout 30s -H "$H" "$QUIRE_URL/api/v1/jobs/$JOB" >"$WORK/warm-wrk.txt" 2>&1 || true
 wait "$WUP"
 touch "$WORK/stop"; wait "$FEED"; rm -f "$WORK/stop"
