@@ -202,7 +202,7 @@ noop1=$(noop_done)
 pending=$(mysql_q "SELECT COUNT(*) FROM jobs WHERE type = 'noop' AND status NOT IN ('completed','failed','cancelled')")
 
 # figures
-cat "$WORK/wrk.txt" | grep -E '^ +(50|75|90|99)%|Requests/sec|requests in|Socket errors|Non-2xx' || true
+grep -E '^ +(50|75|90|99)%|Requests/sec|requests in|Socket errors|Non-2xx' "$WORK/wrk.txt" || true
 rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$WORK/wrk.txt")
 p50=$(sed -nE 's/^wrk-latency: p50_ms=([0-9.]+).*/\1/p' "$WORK/wrk.txt")
 p99=$(sed -nE 's/.* p99_ms=([0-9.]+).*/\1/p' "$WORK/wrk.txt")
