@@ -94,9 +94,9 @@ LUA
 
 # The feeder: BATCH noop jobs per curl (one kept-alive connection), then a
 # pause, until $WORK/stop appears; one line per answer's status in feed.log.
-# 20 jobs every 0.1 s at most (the answers pace it: under this load about
-# 20-60 jobs/s) of 20 ms each keep the 2 workers x 2 slots working without a
-# backlog that grows forever.
+# 20 jobs every 0.1 s at most (the answers pace it: 11-22 jobs/s with the
+# uploads running, 60/s without) of 20 ms each keep the 2 workers x 2 slots
+# working without a backlog that grows forever.
 feeder() {
   local urls=() i
   # each URL needs its own -o, or curl prints the later answers
