@@ -10,8 +10,8 @@
 # the workers is read after a warm-up round of the same load and again at
 # the end; growth must stay under 10%.
 # Last line: bench-load: rps=<x> p99_ms=<y> errors=<n> api_rss_growth=<r>
-# (exit 1 when errors > 0 or api_rss_growth >= 0.10; the line is printed
-# either way).
+# (exit 1 when errors > 0 or the RSS growth of quire-api or of a worker is
+# 0.10 or more; the line is printed either way).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 SECS=${QUIRE_BENCH_SECONDS:-60}
