@@ -67,7 +67,10 @@ qerr h_search(qreq *r)
     const char *abs = api_query(r, "audiobook_id");
     if (abs && *abs) {
         qrows *a = NULL;
-        if ((e = qdb_query(r->db, r->arena, &a, &r->err, "SELECT id FROM audiobooks WHERE public_id = ?", "s", abs)))
+        /* a book the caller may not read is 404, as on its own endpoints */
+        if ((e = qdb_query(r->db, r->arena, &a, &r->err,
+                           "SELECT id FROM audiobooks WHERE public_id = ? AND (owner_id = ? OR is_public = 1 OR ? = 1)",
+                           "sii", abs, r->user.id, (int64_t)api_is_admin(r))))
             return e;
         if (a->nrows == 0)
             return api_fail(r, Q_ERR_NOT_FOUND, "no audiobook %s", abs);
