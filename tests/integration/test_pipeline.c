@@ -68,7 +68,20 @@ static void test_jobs_complete_and_book_ready(void)
     }
     T_EQ_STR(st, "ready");
     const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "chapters"), 0);
-    T_CHECK(tjson_num(ch, "duration_seconds", 0) > 1.0, "chapter duration recorded");
+    double dur = tjson_num(ch, "duration_seconds", 0);
+    T_CHECK(dur > 1.0, "chapter duration recorded");
+    /* the book's duration is its chapters', in the detail and in the list */
+    double whole = tjson_num(r.json, "duration_seconds", -1);
+    T_CHECK(whole > dur - 0.001 && whole < dur + 0.001, "book duration %g, chapter %g", whole, dur);
+    thttp l;
+    T_REQUIRE(thttp_json(&l, "GET", "/api/v1/audiobooks?per_page=100", owner, NULL) == 0);
+    double listed = -1;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, cJSON_GetObjectItem(l.json, "audiobooks"))
+        if (tjson_str(x, "audiobook_id") && !strcmp(tjson_str(x, "audiobook_id"), book))
+            listed = tjson_num(x, "duration_seconds", -1);
+    thttp_free(&l);
+    T_CHECK(listed > dur - 0.001 && listed < dur + 0.001, "listed duration %g, chapter %g", listed, dur);
     T_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(ch, "transcribed")));
     const cJSON *sum = cJSON_GetObjectItem(r.json, "summary");
     T_CHECK(cJSON_IsObject(sum) && tjson_str(cJSON_GetObjectItem(sum, "book"), "text"), "summary stored");
