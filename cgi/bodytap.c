@@ -9,11 +9,12 @@
  * request arrives, its handler claims the file: it finishes the little that
  * is left and gets the digest of exactly the bytes it is about to store.
  *
- * A multipart body's part is also written, as it is hashed, to a staging
- * file in storage (storage/.tap, the same file system as its destination):
- * the handler then renames that into place instead of copying a gigabyte
- * after the last byte came. A staging file that cannot be written (a full
- * disk) is dropped and the handler copies as before.
+ * A multipart body's part is also copied, as it arrives, to a staging file
+ * in storage (storage/.tap, the same file system as its destination) by a
+ * second thread (copy_file_range, beside the hashing): the handler then
+ * renames that into place instead of copying a gigabyte after the last
+ * byte came. A staging file that cannot be written (a full disk) is dropped
+ * and the handler copies as before.
  *
  * The tap is only a head start. The handler names the range it wants; any
  * doubt (no entry, another inode, another start, another delimiter, a queue
@@ -22,7 +23,8 @@
  * bytes once hashed stay what was hashed.
  *
  * Who owns what: the tap thread owns the table; a claim takes its entry out
- * under tap_mu and from then on the claiming request owns it alone. */
+ * under tap_mu and, once the copying thread is not in the middle of a step
+ * on it (tee_busy), owns it alone. */
 #include "api.h"
 #include "util.h"
 
@@ -62,15 +64,18 @@ typedef struct tap {
     char needle[TAP_NEEDLE_MAX];
     size_t nlen;
     int tee;                     /* the staging file of a part, or -1       */
+    int64_t teed;                /* bytes [start, teed) are in it           */
+    int tee_busy;                /* the copying thread is at work on it     */
 } tap;
 
 static pthread_mutex_t tap_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tap_cv = PTHREAD_COND_INITIALIZER;     /* tee_busy went 0 */
 static tap *taps[TAP_SLOTS];
 static char tap_dir[PATH_MAX];
 static char tap_stage[PATH_MAX];          /* storage/.tap; "" when none */
 static int tap_ifd = -1;
 static volatile int tap_quit;
-static pthread_t tap_thread;
+static pthread_t tap_thread, tee_thread;
 static int tap_running;
 static atomic_llong tap_hits, tap_misses;    /* claims, for /metrics */
 
@@ -90,23 +95,6 @@ static void tee_close(tap *t, int drop)
         char p[PATH_MAX + NAME_MAX + 2];
         stage_path(t, p, sizeof p);
         unlink(p);
-    }
-}
-
-/* Writes all of [p, p + n) to the staging file; on any failure (ENOSPC)
- * the staging file goes and the handler will copy instead. */
-static void tee_write(tap *t, const unsigned char *p, size_t n)
-{
-    while (t->tee >= 0 && n > 0) {
-        ssize_t k = write(t->tee, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            tee_close(t, 1);
-            return;
-        }
-        p += k;
-        n -= (size_t)k;
     }
 }
 
@@ -174,6 +162,7 @@ static int tap_advance(tap *t, int final, int64_t budget)
                 stage_path(t, sp, sizeof sp);
                 unlink(sp);                     /* a leftover of a crash */
                 t->tee = open(sp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+                t->teed = t->start;
             }
         }
     }
@@ -194,7 +183,6 @@ static int tap_advance(tap *t, int final, int64_t budget)
             const unsigned char *hit = memmem(p, k, t->needle, t->nlen);
             if (hit) {
                 qsha256_update(&t->h, p, (size_t)(hit - p));
-                tee_write(t, p, (size_t)(hit - p));
                 t->end = t->hashed + (hit - p);
                 t->hashed = t->end;
                 t->mode = TAP_DONE;
@@ -207,8 +195,6 @@ static int tap_advance(tap *t, int final, int64_t budget)
                 use = k >= t->nlen ? k - (t->nlen - 1) : 0;
         }
         qsha256_update(&t->h, p, use);
-        if (t->mode == TAP_PART)
-            tee_write(t, p, use);
         munmap(m, span);
         if (use == 0)
             break;
@@ -223,6 +209,70 @@ static int tap_advance(tap *t, int final, int64_t budget)
     return budget <= 0 ? 2 : 1;
 }
 
+/* Copies the next bytes of t's part to its staging file, up to limit (the
+ * file's end less what may be a delimiter's start, or the part's end once
+ * known), at most budget. -1 when the staging file had to go. */
+static int tee_step(tap *t, int64_t limit, int64_t budget)
+{
+    loff_t in = t->teed, out = t->teed - t->start;
+    while (t->tee >= 0 && in < limit && budget > 0) {
+        size_t n = (size_t)(limit - in < budget ? limit - in : budget);
+        ssize_t k = copy_file_range(t->fd, &in, t->tee, &out, n, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        budget -= k;
+    }
+    t->teed = in;
+    return 0;
+}
+
+/* Waits until the copying thread is off t; with tap_mu held. */
+static void tee_wait(tap *t)
+{
+    while (t->tee_busy)
+        pthread_cond_wait(&tap_cv, &tap_mu);
+}
+
+/* The copying thread: a step of every part with a staging file, then a
+ * short sleep when there was nothing to copy. */
+static void *tee_main(void *arg)
+{
+    (void)arg;
+    while (!tap_quit) {
+        int moved = 0, parts = 0;
+        for (int i = 0; i < TAP_SLOTS; i++) {
+            pthread_mutex_lock(&tap_mu);
+            tap *t = taps[i];
+            int64_t limit = 0;
+            if (t && t->tee >= 0 && (t->mode == TAP_PART || t->mode == TAP_DONE)) {
+                parts++;
+                struct stat st;
+                limit = t->mode == TAP_DONE ? t->end
+                        : fstat(t->fd, &st) == 0 ? st.st_size - (int64_t)t->nlen : 0;
+                if (limit > t->teed)
+                    t->tee_busy = 1;
+            }
+            pthread_mutex_unlock(&tap_mu);
+            if (!t || !t->tee_busy)
+                continue;
+            int64_t before = t->teed;
+            int rc = tee_step(t, limit, TAP_STEP);
+            moved |= t->teed > before;
+            pthread_mutex_lock(&tap_mu);
+            if (rc != 0)
+                tee_close(t, 1);
+            t->tee_busy = 0;
+            pthread_cond_broadcast(&tap_cv);
+            pthread_mutex_unlock(&tap_mu);
+        }
+        if (!moved)                         /* waiting for bytes, or for a part at all */
+            usleep(parts ? 2000 : 50000);
+    }
+    return NULL;
+}
+
 static int tap_find(const char *name)
 {
     for (int i = 0; i < TAP_SLOTS; i++)
@@ -231,9 +281,12 @@ static int tap_find(const char *name)
     return -1;
 }
 
+/* With tap_mu held. */
 static void tap_drop_all(void)
 {
     for (int i = 0; i < TAP_SLOTS; i++) {
+        if (taps[i])
+            tee_wait(taps[i]);
         tap_free(taps[i]);
         taps[i] = NULL;
     }
@@ -279,6 +332,7 @@ static void tap_event(const struct inotify_event *ev)
     int i = tap_find(ev->name);
     if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
         if (i >= 0) {
+            tee_wait(taps[i]);
             tap_free(taps[i]);
             taps[i] = NULL;
         }
@@ -361,6 +415,13 @@ int api_bodytap_start(const char *dir, const char *stage)
         tap_ifd = -1;
         return -1;
     }
+    if (pthread_create(&tee_thread, NULL, tee_main, NULL) != 0) {
+        tap_quit = 1;
+        pthread_join(tap_thread, NULL);
+        close(tap_ifd);
+        tap_ifd = -1;
+        return -1;
+    }
     tap_running = 1;
     QLOG_I("upload tap on %s: bodies are hashed while they arrive", tap_dir);
     return 0;
@@ -372,6 +433,7 @@ void api_bodytap_stop(void)
         return;
     tap_quit = 1;
     pthread_join(tap_thread, NULL);
+    pthread_join(tee_thread, NULL);
     tap_running = 0;
     pthread_mutex_lock(&tap_mu);
     tap_drop_all();
@@ -395,8 +457,10 @@ static tap *tap_take(const char *path, struct stat *st)
     pthread_mutex_lock(&tap_mu);
     int i = tap_find(base + 1);
     tap *t = i >= 0 ? taps[i] : NULL;
-    if (t)
-        taps[i] = NULL;                     /* ours now: the tap thread lets go */
+    if (t) {
+        taps[i] = NULL;                     /* ours now: the tap thread lets go, */
+        tee_wait(t);                        /* and the copying thread */
+    }
     pthread_mutex_unlock(&tap_mu);
     return t;
 }
@@ -430,6 +494,9 @@ int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_
         qsha256_final(&t->h, sha);
         t->h.ctx = NULL;
         *end = t->end;
+        /* the rest of the part to its staging file, cut at the part's end */
+        if (t->tee >= 0 && (tee_step(t, t->end, INT64_MAX) != 0 || ftruncate(t->tee, t->end - t->start) != 0))
+            tee_close(t, 1);
         if (t->tee >= 0 && staged && stagedsz > strlen(tap_stage) + strlen(t->name) + 1) {
             stage_path(t, staged, stagedsz);    /* the caller renames it into place */
             tee_close(t, 0);

@@ -354,8 +354,11 @@ qerr h_upload_file(qreq *r)
                             : api_fail(r, Q_ERR_TOO_LARGE, "the file of %lld bytes is over the limit of %lld bytes",
                                        (long long)len, (long long)max);
         }
+        int64_t t0 = qmono_us();
         if ((e = staged[0] ? store_adopt(r, staged, rel) : store_place(r, body, start, len, rel, sha)))
             return e;
+        QLOG_D("upload of %lld bytes hashed while it arrived, then %s in %.1f ms", (long long)len,
+               staged[0] ? "renamed from staging" : multipart ? "copied" : "linked", (qmono_us() - t0) / 1000.0);
     } else if (multipart) {
         /* copy the guessed range on a thread while this one finds the true
          * end and hashes: the two passes overlap */
