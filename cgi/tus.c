@@ -4,6 +4,7 @@
  * it (copy_file_range, fdatasync before the offset is acknowledged); the last
  * byte turns the slot into an ordinary file of the upload session. */
 #include "api.h"
+#include "tus.h"
 #include "util.h"
 
 #include <errno.h>
@@ -19,7 +20,7 @@
 #define TUS_HDR "Tus-Resumable: " TUS_VERSION "\r\n"
 
 /* Every tus reply, errors included, names the protocol version. */
-static qerr tus_check_version(qreq *r)
+qerr tus_check_version(qreq *r)
 {
     r->err_headers = TUS_HDR;
     const char *v = api_header(r, "Tus-Resumable");
@@ -45,7 +46,7 @@ static int b64val(int c)
 }
 
 /* Decodes base64 [s, s+n) into out (NUL-terminated, cut at outsz - 1). */
-static void b64_decode(const char *s, size_t n, char *out, size_t outsz)
+void b64_decode(const char *s, size_t n, char *out, size_t outsz)
 {
     uint32_t acc = 0;
     int bits = 0;
@@ -66,7 +67,7 @@ static void b64_decode(const char *s, size_t n, char *out, size_t outsz)
 }
 
 /* The "filename" (or "name") entry of an Upload-Metadata header. */
-static void tus_meta_filename(const char *meta, char *out, size_t outsz)
+void tus_meta_filename(const char *meta, char *out, size_t outsz)
 {
     out[0] = '\0';
     for (const char *p = meta; p && *p;) {
