@@ -4,6 +4,7 @@
  * Shapes follow the seed documents. Files are stored at
  * uploads/<upload uuid>/<file uuid>.<ext>; the upload row owns them. */
 #include "api.h"
+#include "decode.h"
 #include "multipart.h"
 #include "util.h"
 
@@ -53,12 +54,9 @@ qerr upload_lookup(qreq *r, const char *public_id, int64_t *id, int64_t *owner, 
     return Q_OK;
 }
 
-qerr h_upload_create(qreq *r)
+qerr upload_create_decode(qreq *r, const cJSON *in, upload_create_in *out)
 {
-    cJSON *in;
-    qerr e = api_json_body(r, &in);
-    if (e)
-        return e;
+    qerr e;
     const char *type = NULL;
     int64_t total_files = 0, total_size = 0;
     if ((e = qjson_str(in, "upload_type", 1, 16, &type, &r->err)) ||
@@ -73,6 +71,19 @@ qerr h_upload_create(qreq *r)
     if (total_size > max * total_files)
         return api_fail(r, Q_ERR_TOO_LARGE, "total_size_bytes %lld is over %lld files of at most %lld bytes",
                         (long long)total_size, (long long)total_files, (long long)max);
+    *out = (upload_create_in){type, total_files, total_size};
+    return Q_OK;
+}
+
+qerr h_upload_create(qreq *r)
+{
+    cJSON *body;
+    upload_create_in in;
+    qerr e = api_json_body(r, &body);
+    if (e || (e = upload_create_decode(r, body, &in)))
+        return e;
+    const char *type = in.type;
+    int64_t total_files = in.total_files, total_size = in.total_size;
     char pub[37];
     store_uuid(pub);
     e = qdb_exec(r->db, &r->err,
