@@ -11,6 +11,7 @@
 #include "util.h"
 #include "workers.h"
 
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -104,7 +105,10 @@ qerr rq_create_decode(qreq *r, const cJSON *body, rq_create_in *out)
             return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'depends_on' must be an array of at most 64 job ids");
         const cJSON *it;
         cJSON_ArrayForEach(it, d) {
-            if (!cJSON_IsNumber(it) || it->valuedouble < 1)
+            /* whole numbers that convert exactly: 1e300 made the cast
+             * undefined (found by tests/fuzz/fuzz_json.c) */
+            if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > QJSON_MAX_EXACT_INT ||
+                it->valuedouble != floor(it->valuedouble))
                 return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'depends_on' must hold job ids");
             deps[ndeps++] = (int64_t)it->valuedouble;
         }

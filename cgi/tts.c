@@ -22,6 +22,7 @@
 #include "queue.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,8 +339,8 @@ qerr tts_decode(qreq *r, const cJSON *body, tts_in *out)
             const cJSON *idv = cJSON_GetObjectItemCaseSensitive(c, "id");
             if (cJSON_IsString(idv) && strlen(idv->valuestring) <= 128)
                 x->id = idv->valuestring;
-            else if (cJSON_IsNumber(idv))
-                x->id = qarena_printf(r->arena, "%lld", (long long)idv->valuedouble);
+            else if (cJSON_IsNumber(idv) && fabs(idv->valuedouble) <= QJSON_MAX_EXACT_INT)
+                x->id = qarena_printf(r->arena, "%lld", (long long)idv->valuedouble);  /* others: no id, as a bad string */
             snprintf(f, sizeof f, "chapters[%d].title", n);
             if (qjson_str(c, "title", 0, 255, &x->title, &fe))
                 return unprocessable(r, f, "must be a string of at most 255 bytes");
