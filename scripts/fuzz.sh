@@ -39,11 +39,12 @@ esac
 ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=64}
 export ASAN_OPTIONS
 rc=0
+touch "$out/$target/.started"
 "$out/fuzz_$target" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=1024 -timeout=20 \
     -artifact_prefix="$out/$target/" "$out/corpus-$target" "tests/fuzz/corpus/$target" || rc=$?
 if [ "$rc" != 0 ]; then
     echo "fuzz: target $target FAILED (exit $rc); the input that did it:" >&2
-    ls -t "$out/$target/" | head -5 | sed "s|^|    $out/$target/|" >&2
+    find "$out/$target" -type f -newer "$out/$target/.started" | sed 's|^|    |' >&2
     echo "    replay: $out/fuzz_$target <file>; keep it as tests/fuzz/corpus/$target/regress-<what>" >&2
 fi
 exit "$rc"
