@@ -40,7 +40,10 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=64}
 export ASAN_OPTIONS
 rc=0
 touch "$out/$target/.started"
-"$out/fuzz_$target" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=1024 -timeout=20 \
+# multipart reads the part headers in the first 64 KiB: its inputs may be longer
+maxlen=65536
+[ "$target" = multipart ] && maxlen=131072
+"$out/fuzz_$target" -max_total_time="$secs" -max_len="$maxlen" -rss_limit_mb=1024 -timeout=20 \
     -artifact_prefix="$out/$target/" "$out/corpus-$target" "tests/fuzz/corpus/$target" || rc=$?
 if [ "$rc" != 0 ]; then
     echo "fuzz: target $target FAILED (exit $rc); the input that did it:" >&2
