@@ -29,7 +29,7 @@ static void decode_all(qreq *r, const cJSON *body)
 {
     upload_create_in uc;
     if (upload_create_decode(r, body, &uc) == Q_OK)
-        CHECK(uc.total_files >= 1 && uc.total_files <= 1000 && uc.total_size >= 0);
+        CHECK(uc.total_files >= 1 && uc.total_files <= 1000 && uc.total_size >= 0 && uc.total_size <= INT64_MAX / 2);
     user_create_in u;
     if (user_create_decode(r, body, &u) == Q_OK)
         CHECK(u.name && u.prio && u.label && u.role >= QROLE_USER && u.role <= QROLE_WORKER);
@@ -71,7 +71,7 @@ static void decode_all(qreq *r, const cJSON *body)
         CHECK(by >= 1 && by <= 1000000);
     rq_worker_in w;
     if (rq_worker_decode(r, body, "tts", &w) == Q_OK)
-        CHECK(w.wid && *w.wid && w.types && w.conc >= 1);
+        CHECK(w.wid && *w.wid && w.types && w.conc >= 1 && w.done <= INT64_MAX / 2 && w.failed <= INT64_MAX / 2);
 
     tts_in t;
     if (tts_decode(r, body, &t) == Q_OK) {
