@@ -46,26 +46,29 @@ static void decode_all(qreq *r, const cJSON *body)
         CHECK(jr.status && jr.token && jr.percent >= 0 && jr.percent <= 100);
     summarize_in sm;
     if (summarize_decode(r, body, &sm) == Q_OK)
-        CHECK(sm.text && sm.sentences >= 1 && sm.sentences <= 200);
+        CHECK(sm.text && sm.sentences >= 1 && sm.sentences <= 200 && sm.priority >= -100 && sm.priority <= 100);
 
     rq_create_in rc;
     if (rq_create_decode(r, body, &rc) == Q_OK) {
-        CHECK(rc.payload && rc.ndeps >= 0 && rc.ndeps <= 64);
+        CHECK(rc.payload && rc.ndeps >= 0 && rc.ndeps <= 64 && rc.prio >= -100 && rc.prio <= 100 &&
+              rc.max_att >= 0 && rc.max_att <= 100 && rc.delay >= 0 && rc.delay <= 86400000LL * 30);
         for (int i = 0; i < rc.ndeps; i++)
             CHECK(rc.deps[i] >= 1);
     }
     rq_claim_in cl;
     if (rq_claim_decode(r, body, &cl) == Q_OK)
-        CHECK(cl.wid && *cl.wid && cl.max >= 1 && cl.wait >= 0 && cl.lease >= 1);
+        CHECK(cl.wid && *cl.wid && cl.max >= 1 && cl.max <= QQUEUE_MAX_BATCH && cl.wait >= 0 && cl.wait <= 30 &&
+              cl.lease >= 1);
     char *text;
     rq_complete_decode(r, body, &text);
     rq_fail_in fl;
     rq_fail_decode(r, body, &fl);
     rq_progress_in pg;
     if (rq_progress_decode(r, body, &pg) == Q_OK)
-        CHECK(pg.pct >= 0 && pg.pct <= 100 && pg.cur >= 0 && pg.tot >= 0);
+        CHECK(pg.pct >= 0 && pg.pct <= 100 && pg.cur >= 0 && pg.cur <= 1000000 && pg.tot >= 0 && pg.tot <= 1000000);
     rq_heartbeat_in hb;
-    rq_heartbeat_decode(r, body, &hb);
+    if (rq_heartbeat_decode(r, body, &hb) == Q_OK)
+        CHECK(hb.lease >= 1 && hb.lease <= 86400);
     int64_t by = 1;
     if (rq_counter_decode(r, body, &by) == Q_OK)
         CHECK(by >= 1 && by <= 1000000);
@@ -75,7 +78,8 @@ static void decode_all(qreq *r, const cJSON *body)
 
     tts_in t;
     if (tts_decode(r, body, &t) == Q_OK) {
-        CHECK(t.n >= 1 && t.ch && t.total <= qconfig_get()->max_tts_chars);
+        CHECK(t.n >= 1 && t.n <= 1000 && t.ch && t.total <= qconfig_get()->max_tts_chars && t.prio >= -100 &&
+              t.prio <= 100 && t.video >= 0 && t.video <= 100000 && t.format && (!t.channel || t.video));
         for (int i = 0; i < t.n; i++)
             CHECK(t.ch[i].text && t.ch[i].title);
     }
