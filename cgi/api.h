@@ -112,6 +112,18 @@ qerr api_rate_limit(qreq *r);
 qerr api_idem_begin(qreq *r, int *replayed);
 void api_idem_finish(qreq *r);
 
+/* integrity.c: what the client says it sent. api_sha256_hex_ok: 1 when s is
+ * 64 hex digits. api_expected_sha256: compares the stored file's sha256
+ * (have, hex) with the optional X-Content-SHA256 header; Q_OK when absent or
+ * equal, else the error on r (400 malformed, 422 mismatch). The caller then
+ * removes what it stored. */
+int api_sha256_hex_ok(const char *s);
+qerr api_expected_sha256(qreq *r, const char *have);
+/* A header value quire echoes, made safe: CR, LF, NUL and other controls
+ * (and '"', '\\' when quoted is set, for quoted-string parameters) become
+ * '_', so a value can never start a header line of its own. Arena-owned. */
+const char *api_header_value(qreq *r, const char *v, int quoted);
+
 /* store.c: files under QUIRE_STORAGE. Storage paths are relative to it and
  * made only from ids; client file names never reach the file system. */
 #define STORE_NAME_MAX 200
@@ -121,7 +133,11 @@ void store_uuid(char out[37]);
 const char *store_abs(qreq *r, const char *rel);
 /* A client file name made safe for display: the last path component, no
  * control characters, NUL, slashes or backslashes, no leading dots, valid
- * UTF-8 cut to STORE_NAME_MAX bytes; "file" when nothing is left. */
+ * UTF-8 cut to STORE_NAME_MAX bytes; "file" when nothing is left. Invalid
+ * and overlong UTF-8 (C0 AF, E0 80 AF) is dropped byte by byte; invisible
+ * characters (C1 controls, bidi overrides/isolates such as U+202E,
+ * zero-width, U+2028/9) are dropped; look-alike slashes (U+FF0F, U+2215,
+ * U+2044, ...) become '_'. docs/reliability.md has the table. */
 void store_sanitize_name(const char *in, char *out, size_t outsz);
 /* Names the type of a file from its first bytes (Q_AUDIO_MAGIC_WANT of
  * them): an audio format by lib/audio_magic ("mp3", "mp4", "flac", "ogg",
@@ -155,6 +171,16 @@ qerr store_copy_finish(qreq *r, store_copy *c, int64_t keep);
  * (-1 when none) and only the bytes before it are hashed. 0 or -1/errno. */
 int store_hash_range(const char *path, int64_t off, int64_t limit, const char *needle, size_t nlen, int64_t *hit,
                      char sha[65]);
+/* bodytap.c: upload bodies hashed while nginx receives them, from the
+ * directory nginx writes them to. A claim gets the SHA-256 of the body file
+ * at path from start: to its end (needle NULL) or to the first needle (the
+ * multipart delimiter), *end being where the hashed bytes stop. -1 when the
+ * tap cannot vouch for exactly that range; the caller hashes for itself. */
+int api_bodytap_start(const char *dir);
+void api_bodytap_stop(void);
+int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_t nlen, int64_t *end, char sha[65]);
+/* Claims answered by the tap and claims that were not, since start. */
+void api_bodytap_counts(long long *hits, long long *misses);
 /* Appends [0, len) of src to dst_rel at offset at (tus chunks). */
 qerr store_append(qreq *r, const char *src, int64_t len, const char *dst_rel, int64_t at);
 /* Removes a file, or a directory tree, under storage; missing is fine. */

@@ -142,7 +142,7 @@ qerr h_blob_get(qreq *r)
     const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
     const char *hdr = qarena_printf(r->arena, "X-Accel-Redirect: /_storage/%s\r\nX-Blob-Size: %lld\r\n"
                                     "Content-Disposition: attachment; filename=\"%s\"\r\n",
-                                    rel, (long long)st.st_size, base);
+                                    rel, (long long)st.st_size, api_header_value(r, base, 1));
     return api_reply_raw(r, 200, "application/octet-stream", "", 0, hdr);
 }
 

@@ -175,6 +175,7 @@ static const char *status_text(int s)
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Entity";
     case 429: return "Too Many Requests";
+    case 460: return "Checksum Mismatch";   /* tus checksum extension */
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
@@ -183,10 +184,40 @@ static const char *status_text(int s)
     }
 }
 
+/* 1 when extra is nothing but "Name: value\r\n" lines: a token, a colon,
+ * a value without CR, LF or other controls. A value that smuggled in a CR
+ * or LF fails this (a bare one, or a blank line that would end the head). */
+static int headers_ok(const char *h)
+{
+    while (h && *h) {
+        const char *p = h;
+        while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')
+            p++;
+        if (p == h || *p != ':')
+            return 0;
+        for (p++; *p != '\r'; p++)
+            if (!*p || ((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7F)
+                return 0;
+        if (p[1] != '\n')
+            return 0;
+        h = p + 2;
+    }
+    return 1;
+}
+
 qerr api_reply_raw(qreq *r, int status, const char *ctype, const void *body, size_t len, const char *extra)
 {
     if (r->replied)
         return Q_OK;
+    /* a loud invariant: every echoed value is made safe where it is built
+     * (api_header_value); a header block that still is not well formed is
+     * a bug, answered with a bare 500 rather than sent on */
+    if (!headers_ok(extra) || (ctype && strpbrk(ctype, "\r\n"))) {
+        QLOG_E("refusing a malformed reply header block (status %d)", status);
+        status = 500, ctype = "application/json", extra = NULL;
+        body = "{\"error\":{\"code\":\"internal_error\",\"message\":\"malformed reply headers\"}}";
+        len = strlen(body);
+    }
     r->replied = 1;
     r->status = status;
     /* libfcgi's own printf knows few formats: build the head with snprintf */

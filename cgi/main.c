@@ -127,6 +127,11 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         pthread_create(&th[i], NULL, serve, NULL);
     api_notifier_start();       /* webhook deliveries, on a thread of their own */
+    if (qconfig_int("QUIRE_UPLOAD_TAP", 1)) {
+        char tapdir[4096];
+        snprintf(tapdir, sizeof tapdir, "%s/tmp/upload", c->var_dir);
+        api_bodytap_start(tapdir);
+    }
     QLOG_I("quire-api %s listening on %s with %d threads", API_VERSION, sock, n);
 
     int sig = 0;
@@ -145,6 +150,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         pthread_join(th[i], NULL);
     api_notifier_stop();
+    api_bodytap_stop();
     close(listen_fd);
     unlink(sock);
     free(th);

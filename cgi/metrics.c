@@ -179,21 +179,38 @@ static void http_metrics(mbuf *b, qarena *a)
     out(b, "# HELP quire_upload_bytes_total Bytes received in uploads and remote workers' outputs by this process.\n"
            "# TYPE quire_upload_bytes_total counter\nquire_upload_bytes_total %lld\n",
         (long long)atomic_load(&upload_bytes));
+    long long hits, misses;
+    api_bodytap_counts(&hits, &misses);
+    out(b, "# HELP quire_upload_tap_claims_total Uploads hashed while they arrived (hit) or after (miss).\n"
+           "# TYPE quire_upload_tap_claims_total counter\nquire_upload_tap_claims_total{result=\"hit\"} %lld\n"
+           "quire_upload_tap_claims_total{result=\"miss\"} %lld\n", hits, misses);
 }
 
-/* One histogram per type from a duration expression over jobs. */
-static void job_histogram(mbuf *b, qreq *r, const char *name, const char *help, const char *expr, const char *where)
+/* The histograms' SQL is constant text: the bucket bounds are bound as
+ * parameters (only parameterized SQL, everywhere), one "?" per bound. */
+_Static_assert(sizeof buckets / sizeof buckets[0] == 16, "HIST_SUMS has one ? per bucket");
+#define HIST_SUM1 ", COALESCE(SUM(x <= ?), 0)"
+#define HIST_SUMS HIST_SUM1 HIST_SUM1 HIST_SUM1 HIST_SUM1 HIST_SUM1 HIST_SUM1 HIST_SUM1 HIST_SUM1 \
+                  HIST_SUM1 HIST_SUM1 HIST_SUM1 HIST_SUM1 HIST_SUM1 HIST_SUM1 HIST_SUM1 HIST_SUM1
+#define HIST_SQL(expr, where) \
+    "SELECT type, COUNT(*), COALESCE(SUM(x), 0)" HIST_SUMS " FROM (SELECT type, " expr " AS x FROM jobs WHERE " \
+    where ") t GROUP BY type"
+
+static const char hist_latency_sql[] =
+    HIST_SQL("TIMESTAMPDIFF(MICROSECOND, created_at, started_at) / 1e6", "started_at IS NOT NULL");
+static const char hist_run_sql[] =
+    HIST_SQL("TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1e6",
+             "status = 'completed' AND started_at IS NOT NULL");
+
+/* One histogram per type from one of the constant statements above. */
+static void job_histogram(mbuf *b, qreq *r, const char *name, const char *help, const char *sql)
 {
-    char sql[4096];
-    int n = snprintf(sql, sizeof sql, "SELECT type, COUNT(*), COALESCE(SUM(x), 0)");
-    for (int k = 0; k < NB; k++)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, ", COALESCE(SUM(x <= %g), 0)", buckets[k]);
-    snprintf(sql + n, sizeof sql - (size_t)n, " FROM (SELECT type, %s AS x FROM jobs WHERE %s) t GROUP BY type", expr,
-             where);
+    const double *k_ = buckets;
     qrows *rows = NULL;
     qerrctx e = {0};
     out(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
-    if (qdb_query(r->db, r->arena, &rows, &e, sql, "") != Q_OK)
+    if (qdb_query(r->db, r->arena, &rows, &e, sql, "dddddddddddddddd", k_[0], k_[1], k_[2], k_[3], k_[4], k_[5], k_[6],
+                  k_[7], k_[8], k_[9], k_[10], k_[11], k_[12], k_[13], k_[14], k_[15]) != Q_OK)
         return;
     for (int i = 0; i < rows->nrows; i++) {
         const char *t = esc(r->arena, qrows_get(rows, i, 0));
@@ -295,10 +312,8 @@ static void queue_metrics(mbuf *b, qreq *r)
     }
     job_histogram(b, r, "quire_job_queue_latency_seconds",
                   "From enqueue to the start of the latest attempt (includes retry backoff), by type.",
-                  "TIMESTAMPDIFF(MICROSECOND, created_at, started_at) / 1e6", "started_at IS NOT NULL");
-    job_histogram(b, r, "quire_job_run_seconds", "Run time of completed jobs' final attempt, by type.",
-                  "TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1e6",
-                  "status = 'completed' AND started_at IS NOT NULL");
+                  hist_latency_sql);
+    job_histogram(b, r, "quire_job_run_seconds", "Run time of completed jobs' final attempt, by type.", hist_run_sql);
 
     qrows *w = NULL;
     out(b, "# HELP quire_workers Workers by status (online means a heartbeat within 60 s).\n# TYPE quire_workers gauge\n");

@@ -240,15 +240,15 @@ static void park(int64_t ms)
         qsleep_ms(ms < CLAIM_POLL_MS ? ms : CLAIM_POLL_MS);
         return;
     }
-    char sql[160];
-    snprintf(sql, sizeof sql, "SELECT IF((SELECT woken FROM worker_waits WHERE conn_id = CONNECTION_ID()) = 1,"
-             " 0, SLEEP(%.3f))", (double)ms / 1000.0);
-    MYSQL *my = qdb_mysql(w);
-    if (mysql_query(my, sql) == 0) {
-        MYSQL_RES *res = mysql_store_result(my);
-        if (res)
-            mysql_free_result(res);
-    } else if (mysql_errno(my) != 1317 /* interrupted: woken */) {
+    /* the length of the sleep is bound, like every value in quire's SQL */
+    qarena *a = qarena_new();
+    qrows *rows;
+    qerrctx e = {0};
+    qerr rc = a ? qdb_query(w, a, &rows, &e, "SELECT IF((SELECT woken FROM worker_waits WHERE conn_id = CONNECTION_ID())"
+                            " = 1, 0, SLEEP(?))", "d", (double)ms / 1000.0)
+                : Q_ERR_NOMEM;
+    qarena_free(a);
+    if (rc && qdb_errno(w) != 1317 /* interrupted: woken */) {
         qdb_close(w);
         pthread_setspecific(wait_key, NULL);
         wait_db = NULL;
@@ -596,20 +596,20 @@ qerr h_rq_list(qreq *r)
     if (!valid)
         return api_fail(r, Q_ERR_INVALID, "status must be waiting, pending, processing, running, completed, failed or cancelled");
     qrows *rows = NULL;
-    static const char cols[] =
-        "SELECT id, status, priority, attempts, max_attempts, worker_id, owner_id, payload, result, last_error,"
-        " progress_percent, progress_message, created_at, started_at, finished_at FROM jobs";
+    /* plain constant statements (no SQL is built at run time) */
+#define JOB_COLS "SELECT id, status, priority, attempts, max_attempts, worker_id, owner_id, payload, result, last_error," \
+                 " progress_percent, progress_message, created_at, started_at, finished_at FROM jobs"
     if (st && !strcmp(st, "pending"))
         e = qdb_query(r->db, r->arena, &rows, &r->err,
-                      qarena_printf(r->arena, "%s WHERE status = 'pending' AND type = ? ORDER BY priority DESC, id LIMIT ?",
-                                    cols), "si", type, limit);
+                      JOB_COLS " WHERE status = 'pending' AND type = ? ORDER BY priority DESC, id LIMIT ?", "si", type,
+                      limit);
     else if (st)
         e = qdb_query(r->db, r->arena, &rows, &r->err,
-                      qarena_printf(r->arena, "%s WHERE status = ? AND type = ? ORDER BY id DESC LIMIT ?", cols), "ssi",
-                      st, type, limit);
+                      JOB_COLS " WHERE status = ? AND type = ? ORDER BY id DESC LIMIT ?", "ssi", st, type, limit);
     else
-        e = qdb_query(r->db, r->arena, &rows, &r->err,
-                      qarena_printf(r->arena, "%s WHERE type = ? ORDER BY id DESC LIMIT ?", cols), "si", type, limit);
+        e = qdb_query(r->db, r->arena, &rows, &r->err, JOB_COLS " WHERE type = ? ORDER BY id DESC LIMIT ?", "si", type,
+                      limit);
+#undef JOB_COLS
     if (e)
         return e;
     cJSON *arr = qjson_own(r->arena, cJSON_CreateArray());

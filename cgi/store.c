@@ -56,7 +56,38 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     for (size_t i = 1; i < len; i++)
         if ((s[i] & 0xC0) != 0x80)
             return 0;
+    /* overlong forms (E0 80 AF is '/' in disguise), UTF-16 surrogates and
+     * code points past U+10FFFF are not UTF-8 */
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0) || (s[0] == 0xF0 && s[1] < 0x90) ||
+        (s[0] == 0xF4 && s[1] >= 0x90))
+        return 0;
     return len;
+}
+
+/* The code point of a valid sequence of k bytes at s. */
+static unsigned utf8_cp(const unsigned char *s, size_t k)
+{
+    unsigned c = k == 1 ? s[0] : k == 2 ? s[0] & 0x1Fu : k == 3 ? s[0] & 0x0Fu : s[0] & 0x07u;
+    for (size_t i = 1; i < k; i++)
+        c = (c << 6) | (s[i] & 0x3Fu);
+    return c;
+}
+
+/* Characters that change how a name looks without being seen: C1 controls,
+ * bidi overrides and isolates (U+202E turns "evil\u202Egpj.mp3" into what
+ * reads as "evil3pm.jpg"), zero-width characters, line separators. */
+static int invisible_cp(unsigned c)
+{
+    return (c >= 0x80 && c <= 0x9F) || c == 0x061C || (c >= 0x200B && c <= 0x200F) || (c >= 0x2028 && c <= 0x202E) ||
+           (c >= 0x2060 && c <= 0x2069) || c == 0xFEFF;
+}
+
+/* Look-alikes of the slash and the backslash (fullwidth, division and
+ * fraction slashes): harmless here (names never reach the file system), but
+ * a consumer that normalizes Unicode (NFKC) would turn U+FF0F into '/'. */
+static int slash_cp(unsigned c)
+{
+    return c == 0xFF0F || c == 0xFF3C || c == 0x2215 || c == 0x2044 || c == 0x29F8 || c == 0x29F9 || c == 0xFE68;
 }
 
 void store_sanitize_name(const char *in, char *out, size_t outsz)
@@ -81,6 +112,17 @@ void store_sanitize_name(const char *in, char *out, size_t outsz)
         }
         if (j == 0 && k == 1 && (s[i] == '.' || s[i] == ' ')) {   /* no hidden or ".." names */
             i++;
+            continue;
+        }
+        if (k > 1 && invisible_cp(utf8_cp(s + i, k))) {               /* dropped */
+            i += k;
+            continue;
+        }
+        if (k > 1 && slash_cp(utf8_cp(s + i, k))) {                   /* becomes '_' */
+            if (j + 1 > max)
+                break;
+            out[j++] = '_';
+            i += k;
             continue;
         }
         if (j + k > max)

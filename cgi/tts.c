@@ -822,7 +822,8 @@ static qerr send_file(qreq *r, const char *rel, const char *ctype, const char *f
     if (stat(abs, &st) != 0 || !S_ISREG(st.st_mode))
         return api_fail(r, Q_ERR_NOT_FOUND, "the audio file is missing from storage");
     const char *h = qarena_printf(r->arena, "X-Accel-Redirect: /_storage/%s\r\n"
-                                  "Content-Disposition: inline; filename=\"%s\"\r\n", rel, filename);
+                                  "Content-Disposition: inline; filename=\"%s\"\r\n", rel,
+                                  api_header_value(r, filename, 1));
     return api_reply_raw(r, 200, ctype, "", 0, h);
 }
 

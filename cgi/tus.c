@@ -1,8 +1,10 @@
-/* tus.c - resumable uploads, tus 1.0.0 (core, creation, termination) under
- * /api/v1/uploads/{id}/tus: a slot holds bytes [0, offset) of one file in
- * uploads/<upload>/tus/<slot>.part; each PATCH appends nginx's body file to
- * it (copy_file_range, fdatasync before the offset is acknowledged); the last
- * byte turns the slot into an ordinary file of the upload session. */
+/* tus.c - resumable uploads, tus 1.0.0 (core, creation, termination,
+ * checksum with sha256) under /api/v1/uploads/{id}/tus: a slot holds bytes
+ * [0, offset) of one file in uploads/<upload>/tus/<slot>.part; each PATCH
+ * appends nginx's body file to it (copy_file_range, fdatasync before the
+ * offset is acknowledged); the last byte turns the slot into an ordinary file
+ * of the upload session, but only when its sha256 matches the one announced
+ * at creation (metadata key "sha256", hex), if any. */
 #include "api.h"
 #include "tus.h"
 #include "util.h"
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define TUS_VERSION "1.0.0"
@@ -34,8 +37,8 @@ qerr tus_check_version(qreq *r)
 
 qerr h_tus_options(qreq *r)
 {
-    char *h = qarena_printf(r->arena, TUS_HDR "Tus-Version: " TUS_VERSION "\r\nTus-Extension: creation,termination\r\n"
-                            "Tus-Max-Size: %lld\r\n", (long long)qconfig_get()->max_upload_bytes);
+    char *h = qarena_printf(r->arena, TUS_HDR "Tus-Version: " TUS_VERSION "\r\nTus-Extension: creation,termination,checksum\r\n"
+                            "Tus-Checksum-Algorithm: sha256\r\nTus-Max-Size: %lld\r\n", (long long)qconfig_get()->max_upload_bytes);
     return api_reply_raw(r, 204, NULL, "", 0, h);
 }
 
@@ -45,31 +48,42 @@ static int b64val(int c)
          : c == '+' || c == '-' ? 62 : c == '/' || c == '_' ? 63 : -1;
 }
 
-/* Decodes base64 [s, s+n) into out (NUL-terminated, cut at outsz - 1). */
-void b64_decode(const char *s, size_t n, char *out, size_t outsz)
+/* Decodes base64 [s, s+n) into out (NUL-terminated, cut at outsz - 1);
+ * returns the decoded length, or -1 when a byte is not base64 or the output
+ * was cut (callers that need exact bytes check it). */
+long b64_decode(const char *s, size_t n, char *out, size_t outsz)
 {
+    int bad = 0;
     uint32_t acc = 0;
     int bits = 0;
     size_t j = 0;
     for (size_t i = 0; i < n && s[i] != '='; i++) {
         int v = b64val((unsigned char)s[i]);
-        if (v < 0)
+        if (v < 0) {
+            bad = 1;
             break;
+        }
         acc = (acc << 6) | (uint32_t)v;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
             if (j + 1 < outsz)
                 out[j++] = (char)((acc >> bits) & 0xFF);
+            else
+                bad = 1;
         }
     }
     out[j] = '\0';
+    return bad ? -1 : (long)j;
 }
 
-/* The "filename" (or "name") entry of an Upload-Metadata header. */
-void tus_meta_filename(const char *meta, char *out, size_t outsz)
+/* The "filename" (or "name") entry of an Upload-Metadata header into out,
+ * and its "sha256" entry (hex, decoded from base64) into sha (empty when
+ * absent; "?" when present but unreadable). */
+void tus_meta_filename(const char *meta, char *out, size_t outsz, char sha[65])
 {
     out[0] = '\0';
+    sha[0] = '\0';
     for (const char *p = meta; p && *p;) {
         while (*p == ' ' || *p == ',')
             p++;
@@ -80,8 +94,37 @@ void tus_meta_filename(const char *meta, char *out, size_t outsz)
         if ((klen == 8 && !strncmp(p, "filename", 8)) || (klen == 4 && !strncmp(p, "name", 4) && !out[0]))
             if (sp)
                 b64_decode(sp + 1, len - klen - 1, out, outsz);
+        if (klen == 6 && !strncmp(p, "sha256", 6)) {
+            char hex[80];
+            long n = sp ? b64_decode(sp + 1, len - klen - 1, hex, sizeof hex) : -1;
+            if (n == 64 && api_sha256_hex_ok(hex))
+                memcpy(sha, hex, 65);           /* 64 digits and the NUL */
+            else
+                memcpy(sha, "?", 2);
+        }
         p = end;
     }
+}
+
+/* The Upload-Checksum header ("sha256 <base64 of the 32-byte digest>") as
+ * lowercase hex into want; 0 when absent, 1 when present, or an error. */
+qerr tus_chunk_checksum(qreq *r, char want[65], int *given)
+{
+    *given = 0;
+    const char *h = api_header(r, "Upload-Checksum");
+    if (!h)
+        return Q_OK;
+    const char *sp = strchr(h, ' ');
+    if (!sp || (size_t)(sp - h) != 6 || strncasecmp(h, "sha256", 6) != 0)
+        return api_fail(r, Q_ERR_INVALID, "Upload-Checksum: only sha256 is supported (Tus-Checksum-Algorithm)");
+    unsigned char d[40];
+    long n = b64_decode(sp + 1, strlen(sp + 1), (char *)d, sizeof d);
+    if (n != 32)
+        return api_fail(r, Q_ERR_INVALID, "Upload-Checksum: the sha256 digest must be 32 bytes in base64");
+    for (int i = 0; i < 32; i++)
+        snprintf(want + 2 * i, 3, "%02x", d[i]);
+    *given = 1;
+    return Q_OK;
 }
 
 qerr h_tus_create(qreq *r)
@@ -104,10 +147,19 @@ qerr h_tus_create(qreq *r)
     }
     if (length == 0)
         return api_fail(r, Q_ERR_UNPROCESSABLE, "the file is empty");
-    char raw[1024], name[STORE_NAME_MAX + 1];
+    char raw[1024], name[STORE_NAME_MAX + 1], want[65];
     const char *meta = api_header(r, "Upload-Metadata");
-    tus_meta_filename(meta ? meta : "", raw, sizeof raw);
+    tus_meta_filename(meta ? meta : "", raw, sizeof raw, want);
+    if (want[0] == '?')
+        return api_fail(r, Q_ERR_INVALID, "Upload-Metadata: sha256 must be the file's digest as 64 hex digits,"
+                        " base64-encoded like every metadata value");
     store_sanitize_name(raw, name, sizeof name);
+    /* a file that cannot fit is refused now, not after the client sent
+     * most of it; a PATCH that still hits ENOSPC is handled too */
+    struct statvfs vfs;
+    if (statvfs(qconfig_get()->storage_dir, &vfs) == 0 && (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize < length)
+        return api_fail(r, Q_ERR_NO_SPACE, "storage is full: %lld bytes free, the file has %lld",
+                        (long long)vfs.f_bavail * (long long)vfs.f_frsize, (long long)length);
     qrows *rows;
     if ((e = qdb_query(r->db, r->arena, &rows, &r->err,
                        "SELECT (SELECT COUNT(*) FROM upload_files WHERE upload_id = ?)"
@@ -127,8 +179,8 @@ qerr h_tus_create(qreq *r)
         return api_fail(r, errno == ENOSPC ? Q_ERR_NO_SPACE : Q_ERR_IO, "cannot create the upload slot");
     close(fd);
     e = qdb_exec(r->db, &r->err,
-                 "INSERT INTO tus_slots (public_id, upload_id, file_name, length_bytes, storage_path)"
-                 " VALUES (?, ?, ?, ?, ?)", "sisis", pub, upload_id, name, length, rel);
+                 "INSERT INTO tus_slots (public_id, upload_id, file_name, length_bytes, storage_path, expected_sha256)"
+                 " VALUES (?, ?, ?, ?, ?, NULLIF(?, ''))", "sisiss", pub, upload_id, name, length, rel, want);
     if (e) {
         unlink(abs);
         return e;
@@ -149,6 +201,7 @@ qerr h_tus_create(qreq *r)
 typedef struct tus_slot {
     int64_t id, upload_id, length, offset;
     const char *name, *rel;
+    const char *want;                       /* expected sha256 hex, or "" */
 } tus_slot;
 
 /* Loads the slot of the caller's upload; lock: FOR UPDATE (in a txn). */
@@ -160,10 +213,12 @@ static qerr slot_load(qreq *r, int lock, tus_slot *s)
         return e;
     qrows *rows;
     e = lock ? qdb_query(r->db, r->arena, &rows, &r->err,
-                         "SELECT id, length_bytes, offset_bytes, file_name, storage_path FROM tus_slots"
+                         "SELECT id, length_bytes, offset_bytes, file_name, storage_path, COALESCE(expected_sha256, '')"
+                         " FROM tus_slots"
                          " WHERE public_id = ? AND upload_id = ? FOR UPDATE", "si", r->params[1], upload_id)
              : qdb_query(r->db, r->arena, &rows, &r->err,
-                         "SELECT id, length_bytes, offset_bytes, file_name, storage_path FROM tus_slots"
+                         "SELECT id, length_bytes, offset_bytes, file_name, storage_path, COALESCE(expected_sha256, '')"
+                         " FROM tus_slots"
                          " WHERE public_id = ? AND upload_id = ?", "si", r->params[1], upload_id);
     if (e)
         return e;
@@ -176,6 +231,7 @@ static qerr slot_load(qreq *r, int lock, tus_slot *s)
     s->offset = qrows_i64(rows, 0, 2, 0);
     s->name = qrows_get(rows, 0, 3);
     s->rel = qrows_get(rows, 0, 4);
+    s->want = qrows_get(rows, 0, 5);
     return Q_OK;
 }
 
@@ -208,6 +264,15 @@ static qerr slot_finish(qreq *r, const tus_slot *s, char file_pub[37], const cha
     char sha[65];
     if (qsha256_file(part, sha) != 0)
         return api_fail(r, Q_ERR_IO, "cannot hash the finished upload");
+    /* the announced digest is the client's proof of what it sent: a file
+     * that differs is never recorded, and its bytes are of no use */
+    if (s->want && s->want[0] && strcasecmp(sha, s->want) != 0) {
+        qerrctx ig = {0};
+        qdb_exec(r->db, &ig, "DELETE FROM tus_slots WHERE id = ?", "i", s->id);
+        store_remove(r, s->rel);
+        return api_fail(r, Q_ERR_CHECKSUM, "the finished file's sha256 is %s, not %s as announced in"
+                        " Upload-Metadata; the upload slot was removed", sha, s->want);
+    }
     store_uuid(file_pub);
     const char *rel = qarena_printf(r->arena, "uploads/%s/%s%s", r->params[0], file_pub, store_ext(format));
     if (rename(part, store_abs(r, rel)) != 0)
@@ -239,6 +304,19 @@ qerr h_tus_patch(qreq *r)
     int64_t len = 0;
     if (body && *body && stat(body, &st) == 0)
         len = st.st_size;
+    /* the checksum extension: a chunk whose digest differs is refused
+     * before anything is appended, so the offset stays where it was */
+    char want[65], have[65];
+    int given;
+    if ((e = tus_chunk_checksum(r, want, &given)))
+        return e;
+    if (given) {
+        if (len > 0 ? qsha256_file(body, have) != 0 : (qsha256_hex("", 0, have), 0))
+            return api_fail(r, Q_ERR_IO, "cannot read the request body");
+        if (strcmp(want, have) != 0)
+            return api_fail(r, Q_ERR_CHECKSUM, "Upload-Checksum: the chunk's sha256 is %s, not %s; nothing was"
+                            " appended", have, want);
+    }
     if ((e = api_need_db(r)) || (e = qdb_begin(r->db, &r->err)))
         return e;
     tus_slot s;
@@ -273,8 +351,14 @@ qerr h_tus_patch(qreq *r)
     if (len > 0) {
         if ((e = store_append(r, body, len, s.rel, at)) ||
             (e = qdb_exec(r->db, &r->err, "UPDATE tus_slots SET offset_bytes = ?, updated_at = NOW(3) WHERE id = ?",
-                          "ii", at + len, s.id)))
+                          "ii", at + len, s.id))) {
+            /* bytes past the acknowledged offset (a write cut by ENOSPC)
+             * would hold space on a full disk: give it back now */
+            const char *part = store_abs(r, s.rel);
+            if (part && truncate(part, (off_t)at) != 0)
+                QLOG_W("cannot cut %s back to %lld bytes: %s", s.rel, (long long)at, strerror(errno));
             goto fail;
+        }
     }
     if ((e = qdb_commit(r->db, &r->err)))
         goto fail;

@@ -199,7 +199,20 @@ qerr h_upload_file(qreq *r)
     char file_pub[37];
     store_uuid(file_pub);
     const char *rel = qarena_printf(r->arena, "uploads/%s/%s%s", upload_pub, file_pub, store_ext(format));
-    if (multipart) {
+    char needle[MP_BOUNDARY_MAX + 8];
+    size_t nlen = multipart ? (size_t)snprintf(needle, sizeof needle, "\r\n--%s", boundary) : 0;
+    int64_t tapped_end = -1;
+    if (api_bodytap_claim(body, start, multipart ? needle : NULL, nlen, &tapped_end, sha) == 0) {
+        /* hashed while it arrived: only the copy (multipart) or link is left */
+        len = tapped_end - start;
+        if (len == 0)
+            return api_fail(r, Q_ERR_UNPROCESSABLE, "the file is empty");
+        if (len > max)
+            return api_fail(r, Q_ERR_TOO_LARGE, "the file of %lld bytes is over the limit of %lld bytes",
+                            (long long)len, (long long)max);
+        if ((e = store_place(r, body, start, len, rel, sha)))
+            return e;
+    } else if (multipart) {
         /* copy the guessed range on a thread while this one finds the true
          * end and hashes: the two passes overlap */
         store_copy cp;
@@ -231,6 +244,11 @@ qerr h_upload_file(qreq *r)
                             (long long)len, (long long)max);
         if ((e = store_place(r, body, start, len, rel, sha)))
             return e;
+    }
+    /* a file that differs from what the client says it sent is never recorded */
+    if ((e = api_expected_sha256(r, sha))) {
+        store_remove(r, rel);
+        return e;
     }
     char name[STORE_NAME_MAX + 1];
     store_sanitize_name(rawname, name, sizeof name);

@@ -193,6 +193,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "quirectl: database names are [a-z0-9_]\n");
                 return 2;
             }
+        /* an identifier cannot be a bound parameter: the name was checked
+         * against [a-z0-9_] above, so it cannot leave its quotes */
         snprintf(sql, sizeof sql, "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4", argv[2]);
         int rc = qdb_exec_text(db, &e, sql) ? die(&e) : 0;
         qdb_close(db);

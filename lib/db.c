@@ -314,7 +314,9 @@ static qerr db_fail(qdb *db, qerrctx *err, unsigned e, const char *msg, const ch
             db->in_txn = 0;     /* the server rolled it back when the link died */
         return qerr_set(err, Q_ERR_DB_GONE, "database unavailable: %s", msg);
     }
-    QLOG_E("sql error %u: %s [%.120s]", e, msg, sql);
+    /* a KILL QUERY that wakes a parked waiter (lib/queue.c) is no error */
+    if (e != 1317 /* ER_QUERY_INTERRUPTED */)
+        QLOG_E("sql error %u: %s [%.120s]", e, msg, sql);
     return qerr_set(err, Q_ERR_DB, "database error %u: %s", e, msg);
 }
 

@@ -27,6 +27,7 @@ static const struct { const char *code; int status; } err_table[Q__ERR_COUNT] = 
     [Q_ERR_NO_SPACE]      = {"insufficient_storage", 507},
     [Q_ERR_CANCELLED]     = {"cancelled", 409},
     [Q_ERR_TIMEOUT]       = {"timeout", 504},
+    [Q_ERR_CHECKSUM]      = {"checksum_mismatch", 460},
 };
 
 const char *qerr_code(qerr e)

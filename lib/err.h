@@ -29,6 +29,7 @@ typedef enum {
     Q_ERR_NO_SPACE,       /* 507 storage full                                */
     Q_ERR_CANCELLED,      /* job was cancelled at a checkpoint               */
     Q_ERR_TIMEOUT,        /* 504                                             */
+    Q_ERR_CHECKSUM,       /* 460 bytes received differ from the given sha256 */
     Q__ERR_COUNT
 } qerr;
 

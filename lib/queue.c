@@ -186,6 +186,8 @@ void qqueue_wake(qdb *db, const char *type)
          * the mark and skips), then interrupt a sleep under way */
         if (qdb_exec(db, &e, "UPDATE worker_waits SET woken = 1 WHERE conn_id = ? AND woken = 0", "i",
                      (int64_t)id) == Q_OK && qdb_affected(db) == 1) {
+            /* KILL takes no bound parameter; id is an unsigned integer
+             * formatted by us, so nothing but digits reaches the SQL */
             char sql[64];
             snprintf(sql, sizeof sql, "KILL QUERY %llu", (unsigned long long)id);
             if (mysql_query(qdb_mysql(db), sql) != 0)

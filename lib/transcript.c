@@ -140,7 +140,11 @@ size_t q_transcript_word_count(const q_transcript *t)
 
 static qerr io_check(FILE *f, qerrctx *err)
 {
-    if (ferror(f)) return qerr_set(err, Q_ERR_IO, "cannot write transcript");
+    /* a full disk is its own error: the job is retried, the message says why */
+    if (ferror(f))
+        return errno == ENOSPC || errno == EDQUOT ? qerr_set(err, Q_ERR_NO_SPACE, "no space left on the storage device:"
+                                                             " cannot write the transcript")
+                                                  : qerr_set(err, Q_ERR_IO, "cannot write transcript");
     return Q_OK;
 }
 
@@ -345,9 +349,16 @@ qerr q_transcript_save(const q_transcript *t, const char *prefix, qerrctx *err)
             return qerr_set(err, Q_ERR_INVALID, "transcript path too long");
         snprintf(part, sizeof part, "%s.part", path);
         FILE *f = fopen(part, "w");
-        if (!f) return qerr_set(err, Q_ERR_IO, "cannot create %s: %s", part, strerror(errno));
+        int full;
+        if (!f) {
+            full = errno == ENOSPC || errno == EDQUOT;
+            return qerr_set(err, full ? Q_ERR_NO_SPACE : Q_ERR_IO, "cannot create %s: %s", part, strerror(errno));
+        }
         qerr e = q_transcript_writer_for(fmts[i])(t, f, err);
-        if (fclose(f) && !e) e = qerr_set(err, Q_ERR_IO, "cannot write %s", part);
+        if (fclose(f) && !e) {
+            full = errno == ENOSPC || errno == EDQUOT;
+            e = qerr_set(err, full ? Q_ERR_NO_SPACE : Q_ERR_IO, "cannot write %s: %s", part, strerror(errno));
+        }
         if (!e && rename(part, path) != 0) e = qerr_set(err, Q_ERR_IO, "cannot rename %s: %s", part, strerror(errno));
         if (e) {
             unlink(part);

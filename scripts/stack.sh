@@ -38,7 +38,7 @@ stop_pid() {
 }
 
 dirs() {
-  mkdir -p "$RUN" "$LOG" "$QUIRE_STORAGE" "$QUIRE_VAR"/tmp/{body,fastcgi,proxy,uwsgi,scgi} "$QUIRE_VAR/mysql"
+  mkdir -p "$RUN" "$LOG" "$QUIRE_STORAGE" "$QUIRE_VAR"/tmp/{body,upload,fastcgi,proxy,uwsgi,scgi} "$QUIRE_VAR/mysql"
 }
 
 db_start() {
@@ -62,7 +62,7 @@ db_start() {
     --pid-file="$RUN/mysqld.pid" --log-error="$LOG/mariadb.log" --user="$(id -un)" "${net[@]}" \
     --innodb-buffer-pool-size=256M --innodb-log-file-size=256M --innodb-flush-log-at-trx-commit=$flush \
     --max-connections=500 --skip-name-resolve --character-set-server=utf8mb4 \
-    --collation-server=utf8mb4_unicode_ci --innodb-lock-wait-timeout=10 \
+    --collation-server=utf8mb4_unicode_ci --innodb-lock-wait-timeout=10 ${QUIRE_DB_ARGS:-} \
     >>"$LOG/mariadb.log" 2>&1 </dev/null &
   for ((i = 0; i < 300; i++)); do
     mariadb-admin --no-defaults -S "$QUIRE_DB_SOCKET" -u root ping >/dev/null 2>&1 && break

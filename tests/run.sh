@@ -53,6 +53,8 @@ run_one() {
 
 cleanup() {
   tstack_down "$LOGS"
+  # a test that died with a tmpfs mounted (test_disk_full) must not keep it
+  awk -v t="$TMP/" 'index($2, t) == 1 {print $2}' /proc/mounts 2>/dev/null | xargs -r -n1 umount 2>/dev/null
   rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -114,6 +114,17 @@ void q_audio_writer_abort(q_audio_writer *w)
     writer_free(w);
 }
 
+/* A failed create, write or flush (errno from it): a full disk has its own
+ * code, which the runner reports as retryable and callers can tell apart;
+ * anything else is Q_ERR_IO. */
+static qerr wr_fail(qerrctx *err, const char *what, const char *path)
+{
+    int e = errno;
+    if (e == ENOSPC || e == EDQUOT)
+        return qerr_set(err, Q_ERR_NO_SPACE, "no space left on the storage device: cannot %s %s", what, path);
+    return qerr_set(err, Q_ERR_IO, "cannot %s %s: %s", what, path, strerror(e ? e : EIO));
+}
+
 static qerr wav_header(FILE *f, int rate, uint32_t data_bytes)
 {
     unsigned char h[44];
@@ -210,11 +221,11 @@ qerr q_audio_writer_open(const char *path, q_audio_format fmt, int sample_rate,
     qerr rc = Q_OK;
     if (fmt == Q_AUDIO_WAV) {
         w->out = fopen(w->part, "wb");
-        if (!w->out) rc = qerr_set(err, Q_ERR_IO, "cannot create %s: %s", w->part, strerror(errno));
-        else if (wav_header(w->out, w->rate, 0)) rc = qerr_set(err, Q_ERR_IO, "cannot write %s", w->part);
+        if (!w->out) rc = wr_fail(err, "create", w->part);
+        else if (wav_header(w->out, w->rate, 0)) rc = wr_fail(err, "write", w->part);
     } else {
         w->stage = fopen(w->tmp, "w+b");
-        if (!w->stage) rc = qerr_set(err, Q_ERR_IO, "cannot create %s: %s", w->tmp, strerror(errno));
+        if (!w->stage) rc = wr_fail(err, "create", w->tmp);
         else rc = fmt == Q_AUDIO_MP3 ? open_mp3(w, err) : open_aac(w, err);
     }
     if (rc) {
@@ -274,7 +285,7 @@ static qerr stage_packet(q_audio_writer *w, const AVPacket *p, qerrctx *err)
     put_le32(h + 8, (uint32_t)pts); put_le32(h + 12, (uint32_t)(pts >> 32));
     put_le32(h + 16, (uint32_t)dur); put_le32(h + 20, (uint32_t)(dur >> 32));
     if (fwrite(h, 1, sizeof h, w->stage) != sizeof h || fwrite(p->data, 1, (size_t)p->size, w->stage) != (size_t)p->size)
-        return qerr_set(err, Q_ERR_IO, "cannot write %s", w->tmp);
+        return wr_fail(err, "write", w->tmp);
     return Q_OK;
 }
 
@@ -329,7 +340,7 @@ static qerr write_mp3(q_audio_writer *w, const int16_t *pcm, size_t n, qerrctx *
         int got = lame_encode_buffer(w->lame, src, NULL, (int)k, w->mp3buf, (int)w->mp3cap);
         if (got < 0) return qerr_set(err, Q_ERR_INTERNAL, "MP3 encoding failed (%d)", got);
         if (got > 0 && fwrite(w->mp3buf, 1, (size_t)got, w->stage) != (size_t)got)
-            return qerr_set(err, Q_ERR_IO, "cannot write %s", w->tmp);
+            return wr_fail(err, "write", w->tmp);
         if (pcm) pcm += k;
         n -= k;
     }
@@ -347,7 +358,7 @@ static qerr write_any(q_audio_writer *w, const int16_t *pcm, size_t n, qerrctx *
         size_t left = n;
         while (left > 0 && !e) {
             size_t k = pcm ? left : (left < 4096 ? left : 4096);
-            if (fwrite(pcm ? pcm : zeros, 2, k, w->out) != k) e = qerr_set(err, Q_ERR_IO, "cannot write %s", w->part);
+            if (fwrite(pcm ? pcm : zeros, 2, k, w->out) != k) e = wr_fail(err, "write", w->part);
             if (pcm) pcm += k;
             left -= k;
         }
@@ -467,7 +478,7 @@ static qerr close_mp3(q_audio_writer *w, const q_audio_chapter *ch, size_t n, qe
     int got = lame_encode_flush(w->lame, w->mp3buf, (int)w->mp3cap);
     if (got < 0) return qerr_set(err, Q_ERR_INTERNAL, "MP3 encoding failed at the end");
     if (got > 0 && fwrite(w->mp3buf, 1, (size_t)got, w->stage) != (size_t)got)
-        return qerr_set(err, Q_ERR_IO, "cannot write %s", w->tmp);
+        return wr_fail(err, "write", w->tmp);
     unsigned char tag[2880];
     size_t taglen = lame_get_lametag_frame(w->lame, tag, sizeof tag);
     if (taglen > sizeof tag) taglen = 0;
@@ -478,9 +489,9 @@ static qerr close_mp3(q_audio_writer *w, const q_audio_chapter *ch, size_t n, qe
     id3_tag(w, ch, n, &b);
     if (b.oom) { free(b.p); return qerr_set(err, Q_ERR_NOMEM, "out of memory"); }
     FILE *o = fopen(w->part, "wb");
-    if (!o) { free(b.p); return qerr_set(err, Q_ERR_IO, "cannot create %s: %s", w->part, strerror(errno)); }
+    if (!o) { free(b.p); return wr_fail(err, "create", w->part); }
     qerr e = Q_OK;
-    if (fwrite(b.p, 1, b.len, o) != b.len) e = qerr_set(err, Q_ERR_IO, "cannot write %s", w->part);
+    if (fwrite(b.p, 1, b.len, o) != b.len) e = wr_fail(err, "write", w->part);
     free(b.p);
     /* The Info frame LAME left as a placeholder is replaced by the real one. */
     unsigned char *cb = malloc(COPY_BUF);
@@ -491,11 +502,11 @@ static qerr close_mp3(q_audio_writer *w, const q_audio_chapter *ch, size_t n, qe
         if (k == 0) break;
         if (first && taglen > 0 && k >= taglen) memcpy(cb, tag, taglen);
         first = 0;
-        if (fwrite(cb, 1, k, o) != k) e = qerr_set(err, Q_ERR_IO, "cannot write %s", w->part);
+        if (fwrite(cb, 1, k, o) != k) e = wr_fail(err, "write", w->part);
     }
     if (!e && ferror(w->stage)) e = qerr_set(err, Q_ERR_IO, "cannot read back %s", w->tmp);
     free(cb);
-    if (fclose(o) && !e) e = qerr_set(err, Q_ERR_IO, "cannot write %s", w->part);
+    if (fclose(o) && !e) e = wr_fail(err, "write", w->part);
     return e;
 }
 
@@ -596,9 +607,13 @@ static qerr close_m4b(q_audio_writer *w, const q_audio_chapter *ch, size_t n, qe
         av_packet_rescale_ts(p, (AVRational){ 1, w->rate }, st->time_base);
         int rc = av_write_frame(oc, p);
         av_packet_unref(p);
-        if (rc < 0) { e = qerr_set(err, Q_ERR_IO, "cannot write %s", w->part); break; }
+        if (rc < 0) { errno = rc == AVERROR(ENOSPC) ? ENOSPC : EIO; e = wr_fail(err, "write", w->part); break; }
     }
-    if (!e && av_write_trailer(oc) < 0) e = qerr_set(err, Q_ERR_IO, "cannot finish %s", w->part);
+    int trc;
+    if (!e && (trc = av_write_trailer(oc)) < 0) {
+        errno = trc == AVERROR(ENOSPC) ? ENOSPC : EIO;
+        e = wr_fail(err, "finish", w->part);
+    }
 out:
     free(data);
     av_dict_free(&opts);
@@ -615,8 +630,8 @@ qerr q_audio_writer_close(q_audio_writer *w, qerrctx *err)
     if (w->fmt == Q_AUDIO_WAV) {
         uint32_t bytes = (uint32_t)(w->samples * 2);
         if (fflush(w->out) || fseek(w->out, 0, SEEK_SET) || wav_header(w->out, w->rate, bytes))
-            e = qerr_set(err, Q_ERR_IO, "cannot finish %s", w->part);
-        if (fclose(w->out) && !e) e = qerr_set(err, Q_ERR_IO, "cannot finish %s", w->part);
+            e = wr_fail(err, "finish", w->part);
+        if (fclose(w->out) && !e) e = wr_fail(err, "finish", w->part);
         w->out = NULL;
     } else if (w->fmt == Q_AUDIO_MP3) {
         e = close_mp3(w, ch, n, err);

@@ -211,7 +211,6 @@ static void idle_wait(void)
         }
         W.wait_conn_id = mysql_thread_id(qdb_mysql(W.wait_db));
     }
-    MYSQL *my = qdb_mysql(W.wait_db);
     /* sleep no longer than until a retry this worker scheduled is due */
     double secs = IDLE_SLEEP_S;
     int64_t due = atomic_exchange(&W.next_due_ms, 0);
@@ -222,14 +221,15 @@ static void idle_wait(void)
         else
             atomic_store(&W.next_due_ms, due);      /* still ahead: keep it */
     }
-    char sql[160];
-    snprintf(sql, sizeof sql, "SELECT IF((SELECT woken FROM worker_waits WHERE conn_id = CONNECTION_ID()) = 1,"
-             " 0, SLEEP(%.3f))", secs);
-    if (mysql_query(my, sql) == 0) {
-        MYSQL_RES *res = mysql_store_result(my);
-        if (res)
-            mysql_free_result(res);
-    } else if (mysql_errno(my) != 1317 /* interrupted: woken */) {
+    /* the length of the sleep is bound, like every value in quire's SQL */
+    qarena *a = qarena_new();
+    qrows *rows;
+    qerr_clear(&e);
+    qerr rc = a ? qdb_query(W.wait_db, a, &rows, &e, "SELECT IF((SELECT woken FROM worker_waits WHERE conn_id ="
+                            " CONNECTION_ID()) = 1, 0, SLEEP(?))", "d", secs)
+                : Q_ERR_NOMEM;
+    qarena_free(a);
+    if (rc && qdb_errno(W.wait_db) != 1317 /* interrupted: woken */) {
         qdb_close(W.wait_db);
         W.wait_db = NULL;
         qsleep_ms(200);

@@ -3,7 +3,8 @@
 # and database reads) and against GET /api/v1/ping (the trivial FastCGI
 # handler) through the same nginx in the same run, alternating, each
 # QUIRE_BENCH_RUNS (default 5) times for QUIRE_BENCH_SECONDS (default 5);
-# the figures are those of the pair with the median ratio.
+# the figures are those of the pair with the median ratio. Each run also
+# prints the CPU (quire-api + mariadbd + nginx) one request cost.
 # Last line: bench-api: jobs_rps=<x> baseline_rps=<y> ratio=<r>
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -36,18 +37,34 @@ AB=$(curl -sf -X POST "$QUIRE_URL/api/v1/audiobooks" -H "$H" -H 'Content-Type: a
 JOB=$(curl -sf "$QUIRE_URL/api/v1/audiobooks/$AB/jobs" -H "$H" | sed -E 's/.*"jobs":\[\{"id":"([0-9]+)".*/\1/')
 curl -sf "$QUIRE_URL/api/v1/jobs/$JOB" -H "$H" >/dev/null || { echo "bench-api: no job to read" >&2; exit 1; }
 
-# rps of one wrk run; fails on any non-2xx answer
+# CPU ticks (utime + stime) of quire-api, mariadbd and nginx's workers: the
+# CPU a request costs is steadier than its rate on a shared machine
+cpu_ticks() {
+  local pids=() p t=0 f
+  for f in api mysqld; do [ -f "$QUIRE_VAR/run/$f.pid" ] && pids+=("$(cat "$QUIRE_VAR/run/$f.pid")"); done
+  [ -f "$QUIRE_VAR/run/nginx.pid" ] && pids+=($(pgrep -P "$(cat "$QUIRE_VAR/run/nginx.pid")" || true))
+  for p in "${pids[@]}"; do
+    [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+  done
+  echo "$t"
+}
+# "rps cpu_us_per_request" of one wrk run; fails on any non-2xx answer
 rps() {
-  local out
+  local out c0 c1
+  c0=$(cpu_ticks)
   out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" -H "$H" "$1")
+  c1=$(cpu_ticks)
   if grep -q "Non-2xx" <<<"$out"; then echo "bench-api: errors from $1:" >&2; echo "$out" >&2; exit 1; fi
-  awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
+  awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '/requests in/ { n = $1 } /^Requests\/sec:/ { r = $2 }
+    END { printf "%s %.0f\n", r, (n > 0) ? c / hz / n * 1e6 : 0 }' <<<"$out"
 }
 pairs=()
 for ((i = 1; i <= RUNS; i++)); do
-  p=$(rps "$QUIRE_URL/api/v1/ping")
-  j=$(rps "$QUIRE_URL/api/v1/jobs/$JOB")
-  echo "run $i: ping ${p} rps, jobs ${j} rps, ratio $(awk -v a="$j" -v b="$p" 'BEGIN { printf "%.2f", a / b }')"
+  read -r p pc < <(rps "$QUIRE_URL/api/v1/ping")
+  read -r j jc < <(rps "$QUIRE_URL/api/v1/jobs/$JOB")
+  echo "run $i: ping ${p} rps (${pc} us CPU/request), jobs ${j} rps (${jc} us CPU/request)," \
+       "ratio $(awk -v a="$j" -v b="$p" 'BEGIN { printf "%.2f", a / b }')," \
+       "CPU ratio $(awk -v a="$jc" -v b="$pc" 'BEGIN { printf "%.2f", (a > 0) ? b / a : 0 }')"
   pairs+=("$j $p")
 done
 curl -sf -X DELETE "$QUIRE_URL/api/v1/audiobooks/$AB" -H "$H" >/dev/null || true

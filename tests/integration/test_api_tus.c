@@ -12,7 +12,7 @@
 
 static char *tok, *other;
 
-#define TUS "Tus-Resumable: 1.0.0"
+#define TUS AT_TUS
 
 /* POST .../tus; returns the slot path (malloc'd) or NULL, *status set. */
 static char *tus_create(const char *t, const char *up, long long length, const char *meta, long *status)
@@ -38,18 +38,6 @@ static long tus_patch(const char *t, const char *slot, long long offset, const c
     snprintf(hdr, sizeof hdr, TUS "\nUpload-Offset: %lld", offset);
     thttp_req(out, "PATCH", slot, t, "application/offset+octet-stream", data, len, hdr);
     return out->status;
-}
-
-static long long tus_head(const char *t, const char *slot, long *status)
-{
-    thttp r;
-    long long off = -1;
-    thttp_req(&r, "HEAD", slot, t, NULL, NULL, 0, TUS);
-    *status = r.status;
-    if (r.status == 200 && thttp_header(&r, "Upload-Offset"))
-        off = atoll(thttp_header(&r, "Upload-Offset"));
-    thttp_free(&r);
-    return off;
 }
 
 static void test_options_advertises_the_protocol(void)
@@ -113,7 +101,7 @@ static void test_three_chunks_with_a_break_and_resume(void)
     free(req);
     usleep(200 * 1000);
     /* the server kept exactly what it acknowledged */
-    T_EQ_INT(tus_head(tok, slot, &st), (long long)c1);
+    T_EQ_INT(at_tus_head(tok, slot, &st), (long long)c1);
     T_EQ_INT(st, 200);
     /* a client that lost track and resends from 0: 409 with the offset */
     T_EQ_INT(tus_patch(tok, slot, 0, data, c1, &r), 409);
@@ -129,9 +117,9 @@ static void test_three_chunks_with_a_break_and_resume(void)
     /* resume from the acknowledged byte */
     T_EQ_INT(tus_patch(tok, slot, (long long)c1, data + c1, c2, &r), 204);
     thttp_free(&r);
-    T_EQ_INT(tus_head(tok, slot, &st), (long long)(c1 + c2));
+    T_EQ_INT(at_tus_head(tok, slot, &st), (long long)(c1 + c2));
     /* another user cannot see or touch it */
-    T_EQ_INT(tus_head(other, slot, &st), -1);
+    T_EQ_INT(at_tus_head(other, slot, &st), -1);
     T_EQ_INT(st, 404);
     T_EQ_INT(tus_patch(other, slot, (long long)(c1 + c2), data + c1 + c2, c3, &r), 404);
     thttp_free(&r);
@@ -164,7 +152,7 @@ static void test_three_chunks_with_a_break_and_resume(void)
     T_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "resumable")), 0);
     thttp_free(&r);
     /* the finished slot is gone */
-    tus_head(tok, slot, &st);
+    at_tus_head(tok, slot, &st);
     T_EQ_INT(st, 404);
     char rel[128];
     snprintf(rel, sizeof rel, "uploads/%s/tus", up);
@@ -199,7 +187,7 @@ static void test_termination(void)
     T_REQUIRE(thttp_req(&r, "DELETE", slot, tok, NULL, NULL, 0, TUS) == 0);
     T_EQ_INT(r.status, 204);
     thttp_free(&r);
-    tus_head(tok, slot, &st);
+    at_tus_head(tok, slot, &st);
     T_EQ_INT(st, 404);
     T_EQ_INT(tus_patch(tok, slot, 1000, data + 1000, 1000, &r), 404);
     thttp_free(&r);
@@ -242,7 +230,7 @@ static void test_limits_and_non_audio(void)
     T_EQ_INT(tus_patch(tok, s, 0, pdf, sizeof pdf - 1, &r), 415);
     T_CHECK(tjson_str(r.json, "error.message") && strstr(tjson_str(r.json, "error.message"), "pdf"));
     thttp_free(&r);
-    tus_head(tok, s, &st);
+    at_tus_head(tok, s, &st);
     T_EQ_INT(st, 404);
     char rel[128];
     snprintf(rel, sizeof rel, "uploads/%s", up);
@@ -255,7 +243,7 @@ static void test_limits_and_non_audio(void)
     thttp_free(&r);
     T_EQ_INT(tus_patch(tok, s, 4, pdf + 4, sizeof pdf - 5, &r), 415);
     thttp_free(&r);
-    tus_head(tok, s, &st);
+    at_tus_head(tok, s, &st);
     T_EQ_INT(st, 404);
     T_EQ_INT(at_storage_files(rel), 0);
     free(s);

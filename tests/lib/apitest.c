@@ -223,3 +223,16 @@ int at_raw_http(const void *req, size_t len, size_t cut, int timeout_ms, char *r
         status = atoi(reply + 9);
     return status;
 }
+
+long long at_tus_head(const char *tok, const char *slot, long *status)
+{
+    thttp r;
+    long long off = -1;
+    thttp_req(&r, "HEAD", slot, tok, NULL, NULL, 0, AT_TUS);
+    if (status)
+        *status = r.status;
+    if (r.status == 200 && thttp_header(&r, "Upload-Offset"))
+        off = atoll(thttp_header(&r, "Upload-Offset"));
+    thttp_free(&r);
+    return off;
+}

@@ -40,4 +40,9 @@ int at_storage_files(const char *rel);
  * connection is closed after sending that many bytes, before any reply. */
 int at_raw_http(const void *req, size_t len, size_t cut, int timeout_ms, char *reply, size_t replysz);
 
+/* The tus protocol header every tus request carries. */
+#define AT_TUS "Tus-Resumable: 1.0.0"
+/* HEAD of a tus slot (a path): its Upload-Offset, -1 when it has none;
+ * *status (may be NULL) gets the HTTP status. */
+long long at_tus_head(const char *tok, const char *slot, long *status);
 #endif

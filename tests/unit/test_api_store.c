@@ -16,6 +16,12 @@ static void test_sanitize(void)
         {"../../etc/passwd", "passwd"}, {"a\\b\\c.mp3", "c.mp3"}, {"..", "file"}, {"", "file"},
         {"...hidden", "hidden"}, {"x\x01y\x7fz.wav", "xyz.wav"}, {"trail. . ", "trail"},
         {"caf\xc3\xa9.mp3", "caf\xc3\xa9.mp3"}, {"\xff\xfe.mp3", "mp3"}, {"a:b*c?.ogg", "abc.ogg"},
+        /* unicode tricks: RTL override dropped, look-alike slashes '_',
+         * overlong '/' (C0 AF, E0 80 AF) and surrogates dropped */
+        {"evil\xe2\x80\xae" "gpj.mp3", "evilgpj.mp3"}, {"a\xef\xbc\x8f..\xef\xbc\x8f" "b.mp3", "a_.._b.mp3"},
+        {"x\xe2\x88\x95y.wav", "x_y.wav"}, {"..\xc0\xaf..\xc0\xaf" "etc.mp3", "etc.mp3"},
+        {"a\xe0\x80\xaf" "b.wav", "ab.wav"}, {"s\xed\xa0\x80t.wav", "st.wav"}, {"z\xe2\x80\x8bw\xc2\x85.mp3", "zw.mp3"},
+        {"\xef\xbb\xbf.hidden", "hidden"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[STORE_NAME_MAX + 1];

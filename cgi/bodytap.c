@@ -1,0 +1,346 @@
+/* bodytap.c - hashes upload bodies while nginx is still receiving them.
+ *
+ * nginx writes an upload's body to a file and calls quire-api only when the
+ * last byte is in; hashing a gigabyte after that would double the time a
+ * client waits. So one thread of quire-api watches nginx's upload temp
+ * directory (inotify) and follows every body file as it grows, feeding the
+ * bytes to SHA-256: a raw body from byte 0, a multipart body from the end of
+ * its first part's headers up to the first delimiter after them. When the
+ * request arrives, its handler claims the file: it finishes the little that
+ * is left and gets the digest of exactly the bytes it is about to store.
+ *
+ * The tap is only a head start. The handler names the range it wants; any
+ * doubt (no entry, another inode, another start, another delimiter, a queue
+ * overflow) and the claim fails, and the handler hashes the stored bytes
+ * itself as before. nginx appends to a body file and never rewrites it, so
+ * bytes once hashed stay what was hashed.
+ *
+ * Who owns what: the tap thread owns the table; a claim takes its entry out
+ * under tap_mu and from then on the claiming request owns it alone. */
+#include "api.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TAP_SLOTS 256
+#define TAP_HEAD (64 * 1024)         /* multipart part headers must fit (as in uploads.c) */
+#define TAP_STEP (8 << 20)           /* bytes hashed per turn before tap_mu is let go */
+#define TAP_WIN (4 << 20)            /* bytes mapped at a time */
+#define TAP_NEEDLE_MAX 80            /* "\r\n--" + a boundary of at most 70 */
+
+enum { TAP_SNIFF, TAP_RAW, TAP_PART, TAP_DONE, TAP_DEAD };
+
+typedef struct tap {
+    char name[NAME_MAX + 1];
+    int fd;
+    dev_t dev;
+    ino_t ino;
+    int mode;
+    qsha256 h;
+    int64_t start;               /* the hashed range starts here            */
+    int64_t hashed;              /* bytes [start, hashed) are in h          */
+    int64_t end;                 /* TAP_DONE: where the delimiter is, or -1 */
+    char needle[TAP_NEEDLE_MAX];
+    size_t nlen;
+} tap;
+
+static pthread_mutex_t tap_mu = PTHREAD_MUTEX_INITIALIZER;
+static tap *taps[TAP_SLOTS];
+static char tap_dir[PATH_MAX];
+static int tap_ifd = -1;
+static volatile int tap_quit;
+static pthread_t tap_thread;
+static int tap_running;
+static atomic_llong tap_hits, tap_misses;    /* claims, for /metrics */
+
+static void tap_free(tap *t)
+{
+    if (!t)
+        return;
+    if (t->fd >= 0)
+        close(t->fd);
+    if (t->h.ctx) {
+        char sink[65];
+        qsha256_final(&t->h, sink);
+    }
+    free(t);
+}
+
+/* Reads what the file holds past the hashed range into the digest, at most
+ * budget bytes. final: the file is complete (a claim), so a short head is
+ * all there is. Returns 0 when this entry has nothing more to do, 1 when it
+ * has caught up with the file, 2 when the budget ran out first. */
+static int tap_advance(tap *t, int final, int64_t budget)
+{
+    static _Thread_local unsigned char buf[TAP_HEAD];
+    struct stat st;
+    if (t->mode == TAP_DONE || t->mode == TAP_DEAD)
+        return 0;
+    if (fstat(t->fd, &st) != 0) {
+        t->mode = TAP_DEAD;
+        return 0;
+    }
+    int64_t size = st.st_size;
+    if (t->mode == TAP_SNIFF) {
+        size_t want = size < TAP_HEAD ? (size_t)size : TAP_HEAD;
+        if (want < 2 && !final)
+            return 1;
+        ssize_t n = pread(t->fd, buf, want, 0);
+        if (n < 0 || (size_t)n != want) {
+            t->mode = TAP_DEAD;
+            return 0;
+        }
+        if (n < 2 || buf[0] != '-' || buf[1] != '-') {
+            t->mode = TAP_RAW;                  /* a raw body: all of it */
+        } else {
+            const unsigned char *eol = memmem(buf, (size_t)n, "\r\n", 2);
+            const unsigned char *hend = eol ? memmem(eol, (size_t)n - (size_t)(eol - buf), "\r\n\r\n", 4) : NULL;
+            if (!hend) {
+                if (!final && n < TAP_HEAD)
+                    return 1;                   /* the headers are still coming */
+                t->mode = TAP_DEAD;
+                return 0;
+            }
+            size_t bl = (size_t)(eol - buf) - 2;
+            if (bl == 0 || bl > 70) {
+                t->mode = TAP_DEAD;
+                return 0;
+            }
+            memcpy(t->needle, "\r\n--", 4);
+            memcpy(t->needle + 4, buf + 2, bl);
+            t->nlen = bl + 4;
+            t->start = t->hashed = (int64_t)(hend + 4 - buf);
+            t->mode = TAP_PART;
+        }
+    }
+    /* mapped rather than read: populating a window's page table costs far
+     * less than copying its bytes out of the page cache */
+    long page = sysconf(_SC_PAGESIZE);
+    while (t->hashed < size && budget > 0) {
+        int64_t base = t->hashed - t->hashed % page;
+        size_t span = size - base < TAP_WIN ? (size_t)(size - base) : TAP_WIN;
+        unsigned char *m = mmap(NULL, span, PROT_READ, MAP_SHARED | MAP_POPULATE, t->fd, base);
+        if (m == MAP_FAILED) {
+            t->mode = TAP_DEAD;
+            return 0;
+        }
+        const unsigned char *p = m + (t->hashed - base);
+        size_t k = span - (size_t)(t->hashed - base), use = k;
+        if (t->mode == TAP_PART) {
+            const unsigned char *hit = memmem(p, k, t->needle, t->nlen);
+            if (hit) {
+                qsha256_update(&t->h, p, (size_t)(hit - p));
+                t->end = t->hashed + (hit - p);
+                t->hashed = t->end;
+                t->mode = TAP_DONE;
+                munmap(m, span);
+                return 0;
+            }
+            /* a delimiter may begin in the last nlen-1 bytes: they are looked
+             * at again with what follows */
+            if (t->hashed + (int64_t)k < size || !final)
+                use = k >= t->nlen ? k - (t->nlen - 1) : 0;
+        }
+        qsha256_update(&t->h, p, use);
+        munmap(m, span);
+        if (use == 0)
+            break;
+        t->hashed += (int64_t)use;
+        budget -= (int64_t)use;
+    }
+    if (final && t->hashed >= size) {
+        t->end = t->mode == TAP_PART ? -1 : size;
+        t->mode = TAP_DONE;
+        return 0;
+    }
+    return budget <= 0 ? 2 : 1;
+}
+
+static int tap_find(const char *name)
+{
+    for (int i = 0; i < TAP_SLOTS; i++)
+        if (taps[i] && !strcmp(taps[i]->name, name))
+            return i;
+    return -1;
+}
+
+static void tap_drop_all(void)
+{
+    for (int i = 0; i < TAP_SLOTS; i++) {
+        tap_free(taps[i]);
+        taps[i] = NULL;
+    }
+}
+
+static void tap_open(const char *name)
+{
+    int slot = -1;
+    for (int i = 0; i < TAP_SLOTS && slot < 0; i++)
+        if (!taps[i])
+            slot = i;
+    if (slot < 0 || strlen(name) > NAME_MAX)
+        return;                             /* full: those requests hash for themselves */
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", tap_dir, name) >= (int)sizeof path)
+        return;
+    tap *t = calloc(1, sizeof *t);
+    if (!t)
+        return;
+    t->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (t->fd < 0 || fstat(t->fd, &st) != 0 || !S_ISREG(st.st_mode) || qsha256_init(&t->h) != 0) {
+        tap_free(t);
+        return;
+    }
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->dev = st.st_dev;
+    t->ino = st.st_ino;
+    t->end = -1;
+    taps[slot] = t;
+}
+
+static void tap_event(const struct inotify_event *ev)
+{
+    if (ev->mask & IN_Q_OVERFLOW) {
+        tap_drop_all();                     /* what happened is unknown */
+        return;
+    }
+    if (!ev->len)
+        return;
+    int i = tap_find(ev->name);
+    if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
+        if (i >= 0) {
+            tap_free(taps[i]);
+            taps[i] = NULL;
+        }
+        return;
+    }
+    if ((ev->mask & IN_CREATE) && i < 0)
+        tap_open(ev->name);
+}
+
+/* Each turn: read the events (a body file appeared, grew, went), then hash
+ * at most a step of every growing body, so one large upload does not keep
+ * the others (or a claim) waiting. */
+static void *tap_main(void *arg)
+{
+    (void)arg;
+    _Alignas(struct inotify_event) char evbuf[16 * 1024];
+    int backlog = 0;
+    while (!tap_quit) {
+        struct pollfd p = {.fd = tap_ifd, .events = POLLIN};
+        int pr = poll(&p, 1, backlog ? 0 : 200);
+        pthread_mutex_lock(&tap_mu);
+        if (pr > 0) {
+            ssize_t n = read(tap_ifd, evbuf, sizeof evbuf);
+            for (char *q = evbuf; n > 0 && q < evbuf + n;) {
+                const struct inotify_event *ev = (const struct inotify_event *)q;
+                tap_event(ev);
+                q += sizeof *ev + ev->len;
+            }
+        }
+        backlog = 0;
+        for (int i = 0; i < TAP_SLOTS; i++)
+            if (taps[i] && tap_advance(taps[i], 0, TAP_STEP) == 2)
+                backlog = 1;
+        pthread_mutex_unlock(&tap_mu);
+    }
+    return NULL;
+}
+
+int api_bodytap_start(const char *dir)
+{
+    /* nginx names body files by the path in its configuration, quire-api
+     * knows the directory by QUIRE_VAR: both are compared resolved */
+    if (!dir || !*dir || !realpath(dir, tap_dir)) {
+        QLOG_W("upload tap off (%s: %s): uploads are hashed after they arrive", dir ? dir : "", strerror(errno));
+        return -1;
+    }
+    tap_ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (tap_ifd < 0 || inotify_add_watch(tap_ifd, tap_dir, IN_CREATE | IN_MODIFY | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR) < 0) {
+        QLOG_W("upload tap off (%s: %s): uploads are hashed after they arrive", tap_dir, strerror(errno));
+        if (tap_ifd >= 0)
+            close(tap_ifd);
+        tap_ifd = -1;
+        return -1;
+    }
+    tap_quit = 0;
+    if (pthread_create(&tap_thread, NULL, tap_main, NULL) != 0) {
+        close(tap_ifd);
+        tap_ifd = -1;
+        return -1;
+    }
+    tap_running = 1;
+    QLOG_I("upload tap on %s: bodies are hashed while they arrive", tap_dir);
+    return 0;
+}
+
+void api_bodytap_stop(void)
+{
+    if (!tap_running)
+        return;
+    tap_quit = 1;
+    pthread_join(tap_thread, NULL);
+    tap_running = 0;
+    pthread_mutex_lock(&tap_mu);
+    tap_drop_all();
+    pthread_mutex_unlock(&tap_mu);
+    close(tap_ifd);
+    tap_ifd = -1;
+}
+
+int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_t nlen, int64_t *end, char sha[65])
+{
+    if (!tap_running || !path)
+        return -1;
+    const char *base = strrchr(path, '/');
+    char dir[PATH_MAX], real[PATH_MAX];
+    if (!base || base - path >= (ptrdiff_t)sizeof dir)
+        return -1;
+    memcpy(dir, path, (size_t)(base - path));
+    dir[base - path] = '\0';
+    struct stat st;
+    if (!realpath(dir, real) || strcmp(real, tap_dir) != 0 || stat(path, &st) != 0)
+        return -1;
+    pthread_mutex_lock(&tap_mu);
+    int i = tap_find(base + 1);
+    tap *t = i >= 0 ? taps[i] : NULL;
+    if (t)
+        taps[i] = NULL;                     /* ours now: the tap thread lets go */
+    pthread_mutex_unlock(&tap_mu);
+    if (!t) {
+        atomic_fetch_add(&tap_misses, 1);
+        return -1;
+    }
+    int ok = t->dev == st.st_dev && t->ino == st.st_ino;
+    while (ok && tap_advance(t, 1, INT64_MAX) != 0)
+        ;
+    ok = ok && t->mode == TAP_DONE && t->start == start && t->end >= start &&
+         (needle ? t->nlen == nlen && !memcmp(t->needle, needle, nlen) : t->nlen == 0);
+    if (ok) {
+        qsha256_final(&t->h, sha);
+        t->h.ctx = NULL;
+        *end = t->end;
+    }
+    tap_free(t);
+    atomic_fetch_add(ok ? &tap_hits : &tap_misses, 1);
+    return ok ? 0 : -1;
+}
+
+void api_bodytap_counts(long long *hits, long long *misses)
+{
+    *hits = atomic_load(&tap_hits);
+    *misses = atomic_load(&tap_misses);
+}
