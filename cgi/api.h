@@ -172,15 +172,25 @@ qerr store_copy_finish(qreq *r, store_copy *c, int64_t keep);
 int store_hash_range(const char *path, int64_t off, int64_t limit, const char *needle, size_t nlen, int64_t *hit,
                      char sha[65]);
 /* bodytap.c: upload bodies hashed while nginx receives them, from the
- * directory nginx writes them to. A claim gets the SHA-256 of the body file
- * at path from start: to its end (needle NULL) or to the first needle (the
- * multipart delimiter), *end being where the hashed bytes stop. -1 when the
- * tap cannot vouch for exactly that range; the caller hashes for itself. */
-int api_bodytap_start(const char *dir);
+ * directory nginx writes them to; multipart parts also written to a staging
+ * file under stage (a directory on the storage file system). A claim gets
+ * the SHA-256 of the body file at path from start: to its end (needle NULL)
+ * or to the first needle (the multipart delimiter), *end being where the
+ * hashed bytes stop; staged (may be NULL) gets the path of a staging file
+ * holding exactly those bytes, which the caller then owns (renames into
+ * place or removes), or "". -1 when the tap cannot vouch for exactly that
+ * range; the caller hashes for itself. forget drops what the tap holds of
+ * a body no claim will come for. */
+int api_bodytap_start(const char *dir, const char *stage);
 void api_bodytap_stop(void);
-int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_t nlen, int64_t *end, char sha[65]);
+int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_t nlen, int64_t *end, char sha[65],
+                      char *staged, size_t stagedsz);
+void api_bodytap_forget(const char *path);
 /* Claims answered by the tap and claims that were not, since start. */
 void api_bodytap_counts(long long *hits, long long *misses);
+/* Renames abs (a file on the storage file system, such as the upload
+ * tap's staging file) to dst_rel; abs is removed whatever happens. */
+qerr store_adopt(qreq *r, const char *abs, const char *dst_rel);
 /* Appends [0, len) of src to dst_rel at offset at (tus chunks). */
 qerr store_append(qreq *r, const char *src, int64_t len, const char *dst_rel, int64_t at);
 /* Removes a file, or a directory tree, under storage; missing is fine. */

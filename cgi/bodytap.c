@@ -9,6 +9,12 @@
  * request arrives, its handler claims the file: it finishes the little that
  * is left and gets the digest of exactly the bytes it is about to store.
  *
+ * A multipart body's part is also written, as it is hashed, to a staging
+ * file in storage (storage/.tap, the same file system as its destination):
+ * the handler then renames that into place instead of copying a gigabyte
+ * after the last byte came. A staging file that cannot be written (a full
+ * disk) is dropped and the handler copies as before.
+ *
  * The tap is only a head start. The handler names the range it wants; any
  * doubt (no entry, another inode, another start, another delimiter, a queue
  * overflow) and the claim fails, and the handler hashes the stored bytes
@@ -21,6 +27,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -54,21 +61,60 @@ typedef struct tap {
     int64_t end;                 /* TAP_DONE: where the delimiter is, or -1 */
     char needle[TAP_NEEDLE_MAX];
     size_t nlen;
+    int tee;                     /* the staging file of a part, or -1       */
 } tap;
 
 static pthread_mutex_t tap_mu = PTHREAD_MUTEX_INITIALIZER;
 static tap *taps[TAP_SLOTS];
 static char tap_dir[PATH_MAX];
+static char tap_stage[PATH_MAX];          /* storage/.tap; "" when none */
 static int tap_ifd = -1;
 static volatile int tap_quit;
 static pthread_t tap_thread;
 static int tap_running;
 static atomic_llong tap_hits, tap_misses;    /* claims, for /metrics */
 
+static void stage_path(const tap *t, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", tap_stage, t->name);
+}
+
+/* Closes the staging file; drop: it is not handed over, remove it. */
+static void tee_close(tap *t, int drop)
+{
+    if (t->tee < 0)
+        return;
+    close(t->tee);
+    t->tee = -1;
+    if (drop) {
+        char p[PATH_MAX + NAME_MAX + 2];
+        stage_path(t, p, sizeof p);
+        unlink(p);
+    }
+}
+
+/* Writes all of [p, p + n) to the staging file; on any failure (ENOSPC)
+ * the staging file goes and the handler will copy instead. */
+static void tee_write(tap *t, const unsigned char *p, size_t n)
+{
+    while (t->tee >= 0 && n > 0) {
+        ssize_t k = write(t->tee, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            tee_close(t, 1);
+            return;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+}
+
 static void tap_free(tap *t)
 {
     if (!t)
         return;
+    tee_close(t, 1);
     if (t->fd >= 0)
         close(t->fd);
     if (t->h.ctx) {
@@ -123,6 +169,12 @@ static int tap_advance(tap *t, int final, int64_t budget)
             t->nlen = bl + 4;
             t->start = t->hashed = (int64_t)(hend + 4 - buf);
             t->mode = TAP_PART;
+            if (tap_stage[0]) {
+                char sp[PATH_MAX + NAME_MAX + 2];
+                stage_path(t, sp, sizeof sp);
+                unlink(sp);                     /* a leftover of a crash */
+                t->tee = open(sp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+            }
         }
     }
     /* mapped rather than read: populating a window's page table costs far
@@ -142,6 +194,7 @@ static int tap_advance(tap *t, int final, int64_t budget)
             const unsigned char *hit = memmem(p, k, t->needle, t->nlen);
             if (hit) {
                 qsha256_update(&t->h, p, (size_t)(hit - p));
+                tee_write(t, p, (size_t)(hit - p));
                 t->end = t->hashed + (hit - p);
                 t->hashed = t->end;
                 t->mode = TAP_DONE;
@@ -154,6 +207,8 @@ static int tap_advance(tap *t, int final, int64_t budget)
                 use = k >= t->nlen ? k - (t->nlen - 1) : 0;
         }
         qsha256_update(&t->h, p, use);
+        if (t->mode == TAP_PART)
+            tee_write(t, p, use);
         munmap(m, span);
         if (use == 0)
             break;
@@ -198,6 +253,7 @@ static void tap_open(const char *name)
     tap *t = calloc(1, sizeof *t);
     if (!t)
         return;
+    t->tee = -1;
     t->fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (t->fd < 0 || fstat(t->fd, &st) != 0 || !S_ISREG(st.st_mode) || qsha256_init(&t->h) != 0) {
@@ -208,6 +264,7 @@ static void tap_open(const char *name)
     t->dev = st.st_dev;
     t->ino = st.st_ino;
     t->end = -1;
+    t->tee = -1;
     taps[slot] = t;
 }
 
@@ -251,17 +308,39 @@ static void *tap_main(void *arg)
                 q += sizeof *ev + ev->len;
             }
         }
+        pthread_mutex_unlock(&tap_mu);
+        /* the lock is let go between bodies: a claim waits for one step at
+         * most, never for a whole round */
         backlog = 0;
-        for (int i = 0; i < TAP_SLOTS; i++)
+        for (int i = 0; i < TAP_SLOTS; i++) {
+            pthread_mutex_lock(&tap_mu);
             if (taps[i] && tap_advance(taps[i], 0, TAP_STEP) == 2)
                 backlog = 1;
-        pthread_mutex_unlock(&tap_mu);
+            pthread_mutex_unlock(&tap_mu);
+        }
     }
     return NULL;
 }
 
-int api_bodytap_start(const char *dir)
+/* Empties the staging directory: what a crashed quire-api left there. */
+static void stage_clean(void)
 {
+    DIR *d = opendir(tap_stage);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.')
+            unlinkat(dirfd(d), e->d_name, 0);
+    if (d)
+        closedir(d);
+}
+
+int api_bodytap_start(const char *dir, const char *stage)
+{
+    tap_stage[0] = '\0';
+    if (stage && *stage && strlen(stage) < sizeof tap_stage && (mkdir(stage, 0750) == 0 || errno == EEXIST)) {
+        snprintf(tap_stage, sizeof tap_stage, "%s", stage);
+        stage_clean();
+    }
     /* nginx names body files by the path in its configuration, quire-api
      * knows the directory by QUIRE_VAR: both are compared resolved */
     if (!dir || !*dir || !realpath(dir, tap_dir)) {
@@ -301,25 +380,43 @@ void api_bodytap_stop(void)
     tap_ifd = -1;
 }
 
-int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_t nlen, int64_t *end, char sha[65])
+/* The tap's entry for the body file at path, taken out of the table (the
+ * caller owns it then), or NULL. */
+static tap *tap_take(const char *path, struct stat *st)
 {
-    if (!tap_running || !path)
-        return -1;
     const char *base = strrchr(path, '/');
     char dir[PATH_MAX], real[PATH_MAX];
     if (!base || base - path >= (ptrdiff_t)sizeof dir)
-        return -1;
+        return NULL;
     memcpy(dir, path, (size_t)(base - path));
     dir[base - path] = '\0';
-    struct stat st;
-    if (!realpath(dir, real) || strcmp(real, tap_dir) != 0 || stat(path, &st) != 0)
-        return -1;
+    if (!realpath(dir, real) || strcmp(real, tap_dir) != 0 || stat(path, st) != 0)
+        return NULL;
     pthread_mutex_lock(&tap_mu);
     int i = tap_find(base + 1);
     tap *t = i >= 0 ? taps[i] : NULL;
     if (t)
         taps[i] = NULL;                     /* ours now: the tap thread lets go */
     pthread_mutex_unlock(&tap_mu);
+    return t;
+}
+
+void api_bodytap_forget(const char *path)
+{
+    struct stat st;
+    if (tap_running && path)
+        tap_free(tap_take(path, &st));
+}
+
+int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_t nlen, int64_t *end, char sha[65],
+                      char *staged, size_t stagedsz)
+{
+    if (staged && stagedsz)
+        staged[0] = '\0';
+    if (!tap_running || !path)
+        return -1;
+    struct stat st;
+    tap *t = tap_take(path, &st);
     if (!t) {
         atomic_fetch_add(&tap_misses, 1);
         return -1;
@@ -333,6 +430,10 @@ int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_
         qsha256_final(&t->h, sha);
         t->h.ctx = NULL;
         *end = t->end;
+        if (t->tee >= 0 && staged && stagedsz > strlen(tap_stage) + strlen(t->name) + 1) {
+            stage_path(t, staged, stagedsz);    /* the caller renames it into place */
+            tee_close(t, 0);
+        }
     }
     tap_free(t);
     atomic_fetch_add(ok ? &tap_hits : &tap_misses, 1);

@@ -128,9 +128,10 @@ int main(int argc, char **argv)
         pthread_create(&th[i], NULL, serve, NULL);
     api_notifier_start();       /* webhook deliveries, on a thread of their own */
     if (qconfig_int("QUIRE_UPLOAD_TAP", 1)) {
-        char tapdir[4096];
+        char tapdir[4096], stage[4096];
         snprintf(tapdir, sizeof tapdir, "%s/tmp/upload", c->var_dir);
-        api_bodytap_start(tapdir);
+        snprintf(stage, sizeof stage, "%s/.tap", c->storage_dir);
+        api_bodytap_start(tapdir, stage);
     }
     QLOG_I("quire-api %s listening on %s with %d threads", API_VERSION, sock, n);
 

@@ -321,6 +321,22 @@ qerr store_place(qreq *r, const char *src, int64_t off, int64_t len, const char 
     return Q_OK;
 }
 
+qerr store_adopt(qreq *r, const char *abs, const char *dst_rel)
+{
+    const char *dst = store_abs(r, dst_rel);
+    int e = 0;
+    if (!dst) {
+        unlink(abs);
+        return api_fail(r, Q_ERR_INTERNAL, "bad storage path");
+    }
+    if (make_parent(dst) != 0 || rename(abs, dst) != 0) {
+        e = errno;
+        unlink(abs);
+        return io_fail(r, "moving an upload into storage", e);
+    }
+    return Q_OK;
+}
+
 qerr store_append(qreq *r, const char *src, int64_t len, const char *dst_rel, int64_t at)
 {
     const char *dst = store_abs(r, dst_rel);

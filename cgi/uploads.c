@@ -153,6 +153,12 @@ qerr upload_add_file(qreq *r, int64_t upload_id, const char *upload_pub, const c
     return Q_OK;
 }
 
+static void forget_body(void *path)
+{
+    if (path)
+        api_bodytap_forget(path);
+}
+
 qerr h_upload_file(qreq *r)
 {
     int64_t upload_id, total_files;
@@ -162,6 +168,9 @@ qerr h_upload_file(qreq *r)
         return e;
     const char *body = api_param(r, "REQUEST_BODY_FILE");
     const char *ct = api_param(r, "CONTENT_TYPE");
+    /* whatever this request answers, the upload tap lets go of its body */
+    if (body && *body)
+        qarena_defer(r->arena, forget_body, qarena_strdup(r->arena, body));
     struct stat st;
     if (!body || !*body || stat(body, &st) != 0 || st.st_size == 0)
         return api_fail(r, Q_ERR_UNPROCESSABLE, "the request has no file: send multipart/form-data with a 'file'"
@@ -202,15 +211,20 @@ qerr h_upload_file(qreq *r)
     char needle[MP_BOUNDARY_MAX + 8];
     size_t nlen = multipart ? (size_t)snprintf(needle, sizeof needle, "\r\n--%s", boundary) : 0;
     int64_t tapped_end = -1;
-    if (api_bodytap_claim(body, start, multipart ? needle : NULL, nlen, &tapped_end, sha) == 0) {
-        /* hashed while it arrived: only the copy (multipart) or link is left */
+    char staged[4096];
+    if (api_bodytap_claim(body, start, multipart ? needle : NULL, nlen, &tapped_end, sha, staged, sizeof staged) ==
+        0) {
+        /* hashed while it arrived (a part also written aside): only the
+         * link, rename or copy is left */
         len = tapped_end - start;
-        if (len == 0)
-            return api_fail(r, Q_ERR_UNPROCESSABLE, "the file is empty");
-        if (len > max)
-            return api_fail(r, Q_ERR_TOO_LARGE, "the file of %lld bytes is over the limit of %lld bytes",
-                            (long long)len, (long long)max);
-        if ((e = store_place(r, body, start, len, rel, sha)))
+        if (len == 0 || len > max) {
+            if (staged[0])
+                unlink(staged);
+            return len == 0 ? api_fail(r, Q_ERR_UNPROCESSABLE, "the file is empty")
+                            : api_fail(r, Q_ERR_TOO_LARGE, "the file of %lld bytes is over the limit of %lld bytes",
+                                       (long long)len, (long long)max);
+        }
+        if ((e = staged[0] ? store_adopt(r, staged, rel) : store_place(r, body, start, len, rel, sha)))
             return e;
     } else if (multipart) {
         /* copy the guessed range on a thread while this one finds the true

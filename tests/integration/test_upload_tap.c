@@ -3,7 +3,8 @@
  * tap had it ready (raw bodies, multipart with the file first) or the
  * handler hashed for itself (a field before the file, a preamble, no
  * closing delimiter); delimiters straddling the tap's windows; uploads in
- * parallel. /metrics counts the tap's hits and misses. */
+ * parallel; the stored bytes are the sent bytes. /metrics counts the tap's
+ * hits and misses, and its staging directory is left empty. */
 #include "apitest.h"
 #include "t.h"
 #include "util.h"
@@ -62,6 +63,15 @@ static int send_and_check(const char *ctype, const void *body, size_t len, const
              tjson_num(h.json, "file_size_bytes", -1) == (double)wantlen;
     if (!ok)
         t_note("status %ld: %.300s", h.status, h.body ? h.body : "");
+    /* what is stored is what was sent (linked, renamed from the tap's
+     * staging file, or copied) */
+    char stored[1024];
+    snprintf(stored, sizeof stored, "%s/uploads/%s/%s.wav", tenv("QUIRE_STORAGE"), up,
+             ok ? tjson_str(h.json, "file_id") : "-");
+    if (ok && strcmp(at_sha256_file(stored), sha) != 0) {
+        t_note("stored file %s differs from what was sent", stored);
+        ok = 0;
+    }
     thttp_free(&h);
     return ok;
 }
@@ -159,6 +169,16 @@ static void *one(void *arg)
     return NULL;
 }
 
+/* Every staging file was renamed into place or removed. */
+static void test_nothing_left_staged(void)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/.tap", tenv("QUIRE_STORAGE"));
+    char *n = tsh_out("find '%s' -type f | wc -l", dir);
+    T_CHECK(n && atoi(n) == 0, "staged files left: %s", n ? n : "?");
+    free(n);
+}
+
 static void test_parallel_uploads(void)
 {
     struct par p[4];
@@ -183,6 +203,7 @@ int main(void)
     T_RUN(test_what_the_tap_cannot_vouch_for_is_hashed_by_the_handler);
     T_RUN(test_delimiters_straddling_windows);
     T_RUN(test_parallel_uploads);
+    T_RUN(test_nothing_left_staged);
     free(up);
     free(tok);
     return t_done();
