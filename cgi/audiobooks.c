@@ -3,6 +3,11 @@
  * jobs are enqueued in the same transaction), list, get, update, delete, and
  * the seed-shaped job summary GET /api/v1/audiobooks/{id}/jobs.
  *
+ * Visibility: a public book is readable by every signed-in user (here, and
+ * its transcripts, audio and search hits); only its owner or an admin
+ * changes it or sees its jobs (others: 403 on a public book, 404 on a
+ * private one, whose existence stays private).
+ *
  * Status is computed on read from the audiobook's jobs (nothing has to
  * remember to update it): processing while a job is waiting, pending or
  * running; failed when none is and one failed or was cancelled; ready when
@@ -73,8 +78,16 @@ static int file_cmp(const void *x, const void *y)
     return c ? c : (a->seq < b->seq ? -1 : a->seq > b->seq);
 }
 
-/* Loads the caller's audiobook (or anyone's, for admins) by public id. */
-static qerr ab_lookup(qreq *r, const char *pub, int64_t *id, int64_t *owner)
+/* What a handler is about to do with an audiobook. A public book is
+ * readable by every signed-in user; only its owner (or an admin) changes it
+ * or sees its jobs. */
+typedef enum { AB_READ, AB_WRITE } ab_access;
+
+/* Loads an audiobook by public id for the access asked. A book the caller
+ * may not even read is 404 (its existence stays private); a public book the
+ * caller may read but not change is 403, since its GET already shows it
+ * exists. *mine (may be NULL) says whether the caller may change it. */
+static qerr ab_lookup(qreq *r, const char *pub, ab_access want, int64_t *id, int *mine)
 {
     qerr e = api_need_db(r);
     if (e)
@@ -83,14 +96,18 @@ static qerr ab_lookup(qreq *r, const char *pub, int64_t *id, int64_t *owner)
         return api_fail(r, Q_ERR_NOT_FOUND, "no audiobook %.40s", pub);
     qrows *rows;
     if ((e = qdb_query(r->db, r->arena, &rows, &r->err,
-                       "SELECT id, owner_id FROM audiobooks WHERE public_id = ? AND (owner_id = ? OR ? = 1)", "sii",
-                       pub, r->user.id, (int64_t)api_is_admin(r))))
+                       "SELECT id, owner_id, is_public FROM audiobooks WHERE public_id = ?", "s", pub)))
         return e;
-    if (rows->nrows == 0)
+    int owns = rows->nrows && (api_is_admin(r) || qrows_i64(rows, 0, 1, 0) == r->user.id);
+    int visible = owns || (rows->nrows && qrows_i64(rows, 0, 2, 0) != 0);
+    if (!visible)
         return api_fail(r, Q_ERR_NOT_FOUND, "no audiobook %s", pub);
+    if (want == AB_WRITE && !owns)
+        return api_fail(r, Q_ERR_FORBIDDEN, "audiobook %s is public but not yours: only its owner may change it"
+                        " or see its jobs", pub);
     *id = qrows_i64(rows, 0, 0, 0);
-    if (owner)
-        *owner = qrows_i64(rows, 0, 1, 0);
+    if (mine)
+        *mine = owns;
     return Q_OK;
 }
 
@@ -293,14 +310,17 @@ fail:
     return e;
 }
 
-/* One audiobook as JSON (the shape of GET /api/v1/audiobooks/{id}). */
-static qerr ab_render(qreq *r, int64_t id, cJSON **out)
+/* One audiobook as JSON (the shape of GET /api/v1/audiobooks/{id}). mine:
+ * the caller may change it; a reader of someone else's public book is not
+ * shown the owner's upload or the failed jobs' ids and errors (jobs stay
+ * private to the owner). */
+static qerr ab_render(qreq *r, int64_t id, int mine, cJSON **out)
 {
     qrows *a, *c, *j;
     qerr e;
     if ((e = qdb_query(r->db, r->arena, &a, &r->err,
                        "SELECT a.public_id, a.title, a.author, a.description, a.language, a.is_public,"
-                       " a.duration_seconds, a.summary, a.summary_stage, a.tags, a.tags_stage, a.created_at,"
+                       " a.summary, a.summary_stage, a.tags, a.tags_stage, a.created_at,"
                        " a.updated_at, " AB_STATUS_SQL ", up.public_id, us.name"
                        " FROM audiobooks a LEFT JOIN uploads up ON up.id = a.upload_id"
                        " JOIN users us ON us.id = a.owner_id WHERE a.id = ?", "i", id)) ||
@@ -316,7 +336,7 @@ static qerr ab_render(qreq *r, int64_t id, cJSON **out)
     if (a->nrows == 0)
         return api_fail(r, Q_ERR_NOT_FOUND, "the audiobook was deleted");
     cJSON *o = api_obj(r);
-    const char *status = qrows_get(a, 0, 13);
+    const char *status = qrows_get(a, 0, 12);
     cJSON_AddStringToObject(o, "audiobook_id", qrows_get(a, 0, 0));
     cJSON_AddStringToObject(o, "id", qrows_get(a, 0, 0));
     cJSON_AddStringToObject(o, "title", qrows_get(a, 0, 1));
@@ -325,9 +345,11 @@ static qerr ab_render(qreq *r, int64_t id, cJSON **out)
     cJSON_AddStringToObject(o, "language", qrows_get(a, 0, 4));
     cJSON_AddBoolToObject(o, "is_public", qrows_i64(a, 0, 5, 0) != 0);
     cJSON_AddStringToObject(o, "status", status);
-    const char *dur = qrows_get(a, 0, 6);
+    /* the book's duration is the sum of the chapters' known durations
+     * (engines record them per chapter as they transcribe); null while none
+     * is known */
     double total_dur = 0;
-    int all_dur = c->nrows > 0;
+    int any_dur = 0;
     cJSON *chs = cJSON_CreateArray();
     for (int i = 0; i < c->nrows; i++) {
         cJSON *x = cJSON_CreateObject();
@@ -341,9 +363,9 @@ static qerr ab_render(qreq *r, int64_t id, cJSON **out)
             double d = qrows_double(c, i, 6, 0);
             cJSON_AddNumberToObject(x, "duration_seconds", d);
             total_dur += d;
+            any_dur = 1;
         } else {
             cJSON_AddNullToObject(x, "duration_seconds");
-            all_dur = 0;
         }
         qjson_add_str_or_null(x, "codec", qrows_get(c, i, 7));
         qjson_add_int_text(x, "bitrate", qrows_get(c, i, 8));
@@ -353,22 +375,20 @@ static qerr ab_render(qreq *r, int64_t id, cJSON **out)
         qjson_add_int_text(x, "transcript_words", qrows_get(c, i, 12));
         cJSON_AddItemToArray(chs, x);
     }
-    if (dur)
-        cJSON_AddNumberToObject(o, "duration_seconds", qrows_double(a, 0, 6, 0));
-    else if (all_dur)
+    if (any_dur)
         cJSON_AddNumberToObject(o, "duration_seconds", total_dur);
     else
         cJSON_AddNullToObject(o, "duration_seconds");
     cJSON_AddNumberToObject(o, "total_chapters", c->nrows);
     cJSON_AddItemToObject(o, "chapters", chs);
-    qjson_add_raw(o, "summary", qrows_get(a, 0, 7));
-    qjson_add_str_or_null(o, "summary_stage", qrows_get(a, 0, 8));
-    qjson_add_raw(o, "tags", qrows_get(a, 0, 9));
-    qjson_add_str_or_null(o, "tags_stage", qrows_get(a, 0, 10));
+    qjson_add_raw(o, "summary", qrows_get(a, 0, 6));
+    qjson_add_str_or_null(o, "summary_stage", qrows_get(a, 0, 7));
+    qjson_add_raw(o, "tags", qrows_get(a, 0, 8));
+    qjson_add_str_or_null(o, "tags_stage", qrows_get(a, 0, 9));
     qjson_add_int_text(o, "total_jobs", qrows_get(j, 0, 0));
     qjson_add_int_text(o, "completed_jobs", qrows_get(j, 0, 1));
     qjson_add_int_text(o, "failed_jobs", qrows_get(j, 0, 2));
-    if (!strcmp(status, "failed")) {
+    if (!strcmp(status, "failed") && mine) {
         qrows *fj;
         if ((e = qdb_query(r->db, r->arena, &fj, &r->err,
                            "SELECT id, type, status, last_error FROM jobs WHERE audiobook_id = ?"
@@ -390,11 +410,12 @@ static qerr ab_render(qreq *r, int64_t id, cJSON **out)
         }
         cJSON_AddStringToObject(o, "error", msg);
     }
-    qjson_add_str_or_null(o, "upload_id", qrows_get(a, 0, 14));
+    qjson_add_str_or_null(o, "upload_id", mine ? qrows_get(a, 0, 13) : NULL);
+    cJSON_AddBoolToObject(o, "can_edit", mine);
     if (api_is_admin(r))
-        cJSON_AddStringToObject(o, "owner", qrows_get(a, 0, 15));
-    qjson_add_time(o, "created_at", qrows_get(a, 0, 11));
-    qjson_add_time(o, "updated_at", qrows_get(a, 0, 12));
+        cJSON_AddStringToObject(o, "owner", qrows_get(a, 0, 14));
+    qjson_add_time(o, "created_at", qrows_get(a, 0, 10));
+    qjson_add_time(o, "updated_at", qrows_get(a, 0, 11));
     *out = o;
     return Q_OK;
 }
@@ -402,13 +423,16 @@ static qerr ab_render(qreq *r, int64_t id, cJSON **out)
 qerr h_audiobook_get(qreq *r)
 {
     int64_t id;
+    int mine;
     cJSON *o;
-    qerr e = ab_lookup(r, r->params[0], &id, NULL);
-    if (e || (e = ab_render(r, id, &o)))
+    qerr e = ab_lookup(r, r->params[0], AB_READ, &id, &mine);
+    if (e || (e = ab_render(r, id, mine, &o)))
         return e;
     return api_reply_json(r, 200, o, NULL);
 }
 
+/* GET /api/v1/audiobooks: the caller's own books (admins: every book), or
+ * with ?public=1 the public books of every user, the caller's included. */
 qerr h_audiobook_list(qreq *r)
 {
     int64_t page, per;
@@ -420,19 +444,28 @@ qerr h_audiobook_list(qreq *r)
         return api_fail(r, Q_ERR_UNPROCESSABLE, "status must be processing, ready or failed");
     if (!status)
         status = "";
+    const char *pubq = api_query(r, "public");
+    int64_t public_only = 0;
+    if (pubq && (!strcmp(pubq, "1") || !strcmp(pubq, "true")))
+        public_only = 1;
+    else if (pubq && *pubq && strcmp(pubq, "0") && strcmp(pubq, "false"))
+        return api_fail(r, Q_ERR_UNPROCESSABLE, "public must be 1, 0, true or false");
     int64_t admin = api_is_admin(r);
     qrows *rows, *cnt;
     if ((e = qdb_query(r->db, r->arena, &rows, &r->err,
                        "SELECT * FROM (SELECT a.id, a.public_id, a.title, a.author, a.language, a.is_public,"
-                       " a.duration_seconds, a.created_at, a.updated_at, " AB_STATUS_SQL " AS status,"
-                       " (SELECT COUNT(*) FROM chapters c WHERE c.audiobook_id = a.id) AS nch"
-                       " FROM audiobooks a WHERE (a.owner_id = ? OR ? = 1)) x"
+                       " (SELECT SUM(c.duration_seconds) FROM chapters c WHERE c.audiobook_id = a.id) AS dur,"
+                       " a.created_at, a.updated_at, " AB_STATUS_SQL " AS status,"
+                       " (SELECT COUNT(*) FROM chapters c WHERE c.audiobook_id = a.id) AS nch,"
+                       " (a.owner_id = ? OR ? = 1) AS mine"
+                       " FROM audiobooks a WHERE IF(? = 1, a.is_public = 1, a.owner_id = ? OR ? = 1)) x"
                        " WHERE (? = '' OR x.status = ?) ORDER BY x.id DESC LIMIT ? OFFSET ?",
-                       "iissii", r->user.id, admin, status, status, per, (page - 1) * per)) ||
+                       "iiiiissii", r->user.id, admin, public_only, r->user.id, admin, status, status, per,
+                       (page - 1) * per)) ||
         (e = qdb_query(r->db, r->arena, &cnt, &r->err,
                        "SELECT COUNT(*) FROM (SELECT " AB_STATUS_SQL " AS status FROM audiobooks a"
-                       " WHERE (a.owner_id = ? OR ? = 1)) x WHERE (? = '' OR x.status = ?)",
-                       "iiss", r->user.id, admin, status, status)))
+                       " WHERE IF(? = 1, a.is_public = 1, a.owner_id = ? OR ? = 1)) x WHERE (? = '' OR x.status = ?)",
+                       "iiiss", public_only, r->user.id, admin, status, status)))
         return e;
     cJSON *o = api_obj(r);
     cJSON *arr = cJSON_AddArrayToObject(o, "audiobooks");
@@ -444,12 +477,14 @@ qerr h_audiobook_list(qreq *r)
         cJSON_AddStringToObject(x, "author", qrows_get(rows, i, 3));
         cJSON_AddStringToObject(x, "language", qrows_get(rows, i, 4));
         cJSON_AddBoolToObject(x, "is_public", qrows_i64(rows, i, 5, 0) != 0);
+        /* SUM skips chapters not measured yet and is NULL when none is */
         if (qrows_get(rows, i, 6))
             cJSON_AddNumberToObject(x, "duration_seconds", qrows_double(rows, i, 6, 0));
         else
             cJSON_AddNullToObject(x, "duration_seconds");
         cJSON_AddStringToObject(x, "status", qrows_get(rows, i, 9));
         qjson_add_int_text(x, "total_chapters", qrows_get(rows, i, 10));
+        cJSON_AddBoolToObject(x, "can_edit", qrows_i64(rows, i, 11, 0) != 0);
         qjson_add_time(x, "created_at", qrows_get(rows, i, 7));
         qjson_add_time(x, "updated_at", qrows_get(rows, i, 8));
         cJSON_AddItemToArray(arr, x);
@@ -487,7 +522,7 @@ qerr h_audiobook_update(qreq *r)
     int64_t id;
     cJSON *body, *o;
     audiobook_in in;
-    qerr e = ab_lookup(r, r->params[0], &id, NULL);
+    qerr e = ab_lookup(r, r->params[0], AB_WRITE, &id, NULL);
     if (e || (e = api_json_body(r, &body)) || (e = audiobook_update_decode(r, body, &in)))
         return e;
     const char *title = in.title, *author = in.author, *desc = in.desc, *language = in.language;
@@ -497,7 +532,7 @@ qerr h_audiobook_update(qreq *r)
                       " description = COALESCE(?, description), language = COALESCE(?, language),"
                       " is_public = IF(? < 0, is_public, ?), updated_at = NOW(3) WHERE id = ?",
                       "ssssiii", title, author, desc, language, (int64_t)is_public, (int64_t)(is_public > 0), id)) ||
-        (e = ab_render(r, id, &o)))
+        (e = ab_render(r, id, 1, &o)))
         return e;
     cJSON_AddStringToObject(o, "message", "Audio book updated successfully");
     return api_reply_json(r, 200, o, NULL);
@@ -507,7 +542,7 @@ qerr h_audiobook_delete(qreq *r)
 {
     int64_t id;
     qrows *jobs;
-    qerr e = ab_lookup(r, r->params[0], &id, NULL);
+    qerr e = ab_lookup(r, r->params[0], AB_WRITE, &id, NULL);
     if (e || (e = qdb_query(r->db, r->arena, &jobs, &r->err,
                             "SELECT id FROM jobs WHERE audiobook_id = ? AND status IN ('waiting','pending','running')"
                             " ORDER BY id DESC", "i", id)))
@@ -539,7 +574,7 @@ qerr h_audiobook_jobs(qreq *r)
 {
     int64_t id;
     qrows *j;
-    qerr e = ab_lookup(r, r->params[0], &id, NULL);
+    qerr e = ab_lookup(r, r->params[0], AB_WRITE, &id, NULL);
     if (e || (e = qdb_query(r->db, r->arena, &j, &r->err,
                             "SELECT id, type, status, progress_percent, started_at, finished_at, last_error, created_at,"
                             " JSON_VALUE(payload, '$.stage'), JSON_VALUE(payload, '$.chapter'), attempts"

@@ -2,7 +2,8 @@
  * ranked by cosine similarity to the query, over what the caller may see.
  * Each quire-api process keeps one index of the stored embeddings in
  * memory, reloaded when the embeddings table changed (checked at most once
- * a second); hits are checked against the audiobooks' current visibility. */
+ * a second); what the caller may read (own books and public ones) is read
+ * from the audiobooks table for each search, not from the index. */
 #include "api.h"
 #include "text_search.h"
 #include "util.h"
@@ -67,11 +68,34 @@ qerr h_search(qreq *r)
     const char *abs = api_query(r, "audiobook_id");
     if (abs && *abs) {
         qrows *a = NULL;
-        if ((e = qdb_query(r->db, r->arena, &a, &r->err, "SELECT id FROM audiobooks WHERE public_id = ?", "s", abs)))
+        /* a book the caller may not read is 404, as on its own endpoints */
+        if ((e = qdb_query(r->db, r->arena, &a, &r->err,
+                           "SELECT id FROM audiobooks WHERE public_id = ? AND (owner_id = ? OR is_public = 1 OR ? = 1)",
+                           "sii", abs, r->user.id, (int64_t)api_is_admin(r))))
             return e;
         if (a->nrows == 0)
             return api_fail(r, Q_ERR_NOT_FOUND, "no audiobook %s", abs);
         only = qrows_i64(a, 0, 0, 0);
+    }
+    /* The index's copy of owner and is_public is as of its last load (it
+     * reloads when the embeddings change, not when a book turns public or
+     * private), so it cannot decide what the caller may read: the books
+     * the caller may read now are given as the allowed set, and the index's
+     * own visibility test is bypassed. */
+    qtext_search_filter f = {(uint64_t)r->user.id, 1, (uint64_t)only, NULL, 0, NULL, NULL};
+    if (!api_is_admin(r) && !only) {
+        qrows *vis = NULL;
+        if ((e = qdb_query(r->db, r->arena, &vis, &r->err,
+                           "SELECT id FROM audiobooks WHERE owner_id = ? OR is_public = 1 ORDER BY id", "i",
+                           r->user.id)))
+            return e;
+        uint64_t *allowed = qarena_alloc(r->arena, sizeof *allowed * (size_t)(vis->nrows + 1));
+        if (!allowed)
+            return api_fail(r, Q_ERR_NOMEM, "out of memory");
+        for (int i = 0; i < vis->nrows; i++)
+            allowed[i] = (uint64_t)qrows_i64(vis, i, 0, 0);
+        f.allowed = allowed;
+        f.nallowed = (size_t)vis->nrows;
     }
 
     pthread_mutex_lock(&search_mu);
@@ -86,7 +110,6 @@ qerr h_search(qreq *r)
     /* searching holds the mutex too: a reload never frees an index in use */
     size_t k = (size_t)limit * 2, n = 0;
     qtext_hit *hits = qarena_alloc(r->arena, sizeof *hits * k);
-    qtext_search_filter f = {(uint64_t)r->user.id, r->user.role == QROLE_ADMIN, (uint64_t)only, NULL, 0, NULL, NULL};
     if (!e && !hits)
         e = api_fail(r, Q_ERR_NOMEM, "out of memory");
     if (!e)

@@ -904,6 +904,29 @@ test('a regular user sees no admin page', async () => {
   return page;
 });
 
+test('another user reads a public audiobook: no Edit, no Delete, no jobs', async () => {
+  if (!createdBook) skip('no audiobook was uploaded in this run');
+  const tok = await makeUser();
+  if (!tok) skip('cannot create a user here (no admin users endpoint, no QUIRE_BIN)');
+  const base = `/api/v1/audiobooks/${createdBook}`;
+  const put = await api('PUT', base, { json: { is_public: true } });
+  assert(put.status === 200, `making the audiobook public: ${put.status}`);
+  try {
+    const page = await newPage();
+    await signIn(page, tok);
+    await page.goto(`/#/audiobooks/${encodeURIComponent(createdBook)}`);
+    await page.waitForSelector('#book-title');
+    await page.waitForSelector('#jobs-owner-only');
+    assert(!(await page.$('#edit-book')) && !(await page.$('#delete-book')), 'Edit or Delete shows on another user\'s audiobook');
+    await assertReadable(page, 'a public audiobook of another user');
+    await shot(page, 'public-book-reader');
+    assert(page.problems.length === 0, page.problems.join('; '));
+    return page;
+  } finally {
+    await api('PUT', base, { json: { is_public: false } });
+  }
+});
+
 test('a token revoked while signed in returns the page to sign-in with a message', async () => {
   if (!(await has('GET', '/api/v1/admin/users'))) skip('the server has no user management yet (/api/v1/admin/users)');
   const r = await api('POST', '/api/v1/admin/users', { json: { name: `revoke-${Date.now().toString(36)}`, role: 'user' } });

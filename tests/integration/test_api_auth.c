@@ -1,8 +1,11 @@
 /* test_api_auth.c - the auth matrix: every route of the router, called with
  * no token, a bad token, another user's token, the owner's token and an
  * admin's token, answers the expected status (401 / 401 / 404 or 403 /
- * success / success). Each call gets fresh resources of the owner, so
- * destructive endpoints are tested like the others. Also: X-API-Key,
+ * success / success). Routes on one audiobook run twice, on a private and
+ * on a public book: another user reads a public book like its owner, and
+ * gets 403 where only the owner may act (404 on a private book). Each call
+ * gets fresh resources of the owner, so destructive endpoints are tested
+ * like the others. Also: public books in lists and search, X-API-Key,
  * revoked tokens, worker tokens, and the rate limit. */
 #include "api.h"
 #include "apitest.h"
@@ -13,7 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { K_PUBLIC, K_OPEN, K_OWNED, K_ADMIN, K_WORKER };
+/* K_BOOK_READ: readable by everyone when the book is public; K_BOOK_WRITE:
+ * the owner's (and admins') only, public or not */
+enum { K_PUBLIC, K_OPEN, K_OWNED, K_ADMIN, K_WORKER, K_BOOK_READ, K_BOOK_WRITE };
 enum { C_NONE, C_BAD, C_OTHER, C_OWNER, C_ADMIN, C__N };
 static const char *const caller_name[] = {"no token", "bad token", "other user", "owner", "admin"};
 
@@ -41,10 +46,11 @@ static const row rows[] = {
     {"DELETE", "/api/v1/uploads/{id}/tus/{slot}", K_OWNED, 204},
     {"POST", "/api/v1/audiobooks", K_OWNED, 201},
     {"GET", "/api/v1/audiobooks", K_OPEN, 200},
-    {"GET", "/api/v1/audiobooks/{id}", K_OWNED, 200},
-    {"PUT", "/api/v1/audiobooks/{id}", K_OWNED, 200},
-    {"DELETE", "/api/v1/audiobooks/{id}", K_OWNED, 200},
-    {"GET", "/api/v1/audiobooks/{id}/jobs", K_OWNED, 200},
+    {"GET", "/api/v1/audiobooks/{id}", K_BOOK_READ, 200},
+    {"PUT", "/api/v1/audiobooks/{id}", K_BOOK_WRITE, 200},
+    {"DELETE", "/api/v1/audiobooks/{id}", K_BOOK_WRITE, 200},
+    /* jobs (errors, attempts) are the owner's business */
+    {"GET", "/api/v1/audiobooks/{id}/jobs", K_BOOK_WRITE, 200},
     {"GET", "/api/v1/jobs", K_OPEN, 200},
     {"GET", "/api/v1/jobs/{id}", K_OWNED, 200},
     {"DELETE", "/api/v1/jobs/{id}", K_OWNED, 200},
@@ -58,9 +64,9 @@ static const row rows[] = {
     {"GET", "/api/v1/admin/workers", K_ADMIN, 200},
     /* an admin is let in; the made-up attempt token is then fenced off */
     {"POST", "/api/v1/admin/jobs/{id}/status", K_WORKER, 409},
-    /* a fresh book is not transcribed yet: its owner gets 409, others 404 */
-    {"GET", "/api/v1/audiobooks/{id}/transcript", K_OWNED, 409},
-    {"GET", "/api/v1/audiobooks/{id}/chapters/{n}/audio", K_OWNED, 200},
+    /* a fresh book is not transcribed yet: 409 for whoever may read it */
+    {"GET", "/api/v1/audiobooks/{id}/transcript", K_BOOK_READ, 409},
+    {"GET", "/api/v1/audiobooks/{id}/chapters/{n}/audio", K_BOOK_READ, 200},
     {"GET", "/api/v1/search", K_OPEN, 200},
     {"POST", "/api/v1/summarize", K_OPEN, 202},
     /* remote workers, TTS, notifications, metrics (issue 5); attempt calls
@@ -178,7 +184,8 @@ static char *fresh_tts(void)
     return id;
 }
 
-static int prepare(const row *w, call *c)
+/* pub: the audiobook routes get a public book */
+static int prepare(const row *w, int pub, call *c)
 {
     static int seq;
     memset(c, 0, sizeof *c);
@@ -225,7 +232,7 @@ static int prepare(const row *w, call *c)
         free(up);
         free(single);
     } else if (!strncmp(p, "/api/v1/audiobooks/{id}", 23)) {
-        char *ab = at_book(owner_tok, NULL);
+        char *ab = at_book_ex(owner_tok, NULL, pub ? "\"is_public\":true" : NULL);
         if (!ab)
             return -1;
         snprintf(c->path, sizeof c->path, "/api/v1/audiobooks/%s%s", ab, p + 23);
@@ -333,7 +340,7 @@ static int prepare(const row *w, call *c)
     return 0;
 }
 
-static int expected(const row *w, int caller)
+static int expected(const row *w, int caller, int pub)
 {
     if (w->kind == K_PUBLIC)
         return w->ok;
@@ -344,6 +351,10 @@ static int expected(const row *w, int caller)
         return w->ok;
     case K_OWNED:
         return caller == C_OTHER ? 404 : w->ok;
+    case K_BOOK_READ:
+        return caller == C_OTHER && !pub ? 404 : w->ok;
+    case K_BOOK_WRITE:
+        return caller == C_OTHER ? (pub ? 403 : 404) : w->ok;
     default:                                   /* admin and worker routes */
         return caller == C_ADMIN ? w->ok : 403;
     }
@@ -354,30 +365,33 @@ static void test_every_route_x_every_caller(void)
     const char *tokens[C__N] = {NULL, "qr_0000000000000000000000000000000000000000000000000000000000000bad", other_tok,
                                 owner_tok, admin_tok};
     for (int i = 0; i < NROWS; i++) {
-        for (int c = 0; c < C__N; c++) {
-            call k;
-            if (prepare(&rows[i], &k) != 0) {
-                t_fail_at(__FILE__, __LINE__, "%s %s: fixtures failed", rows[i].method, rows[i].pattern);
-                continue;
-            }
-            thttp r;
-            const void *body = k.data ? (const void *)k.data : k.body[0] ? k.body : NULL;
-            size_t len = k.data ? k.len : strlen(k.body);
-            if (thttp_req(&r, rows[i].method, k.path, tokens[c], k.ctype, body, len,
-                          k.headers[0] ? k.headers : NULL) != 0) {
-                t_fail_at(__FILE__, __LINE__, "%s %s: no response", rows[i].method, k.path);
+        int book = rows[i].kind == K_BOOK_READ || rows[i].kind == K_BOOK_WRITE;
+        for (int pub = 0; pub <= book; pub++) {
+            for (int c = 0; c < C__N; c++) {
+                call k;
+                if (prepare(&rows[i], pub, &k) != 0) {
+                    t_fail_at(__FILE__, __LINE__, "%s %s: fixtures failed", rows[i].method, rows[i].pattern);
+                    continue;
+                }
+                thttp r;
+                const void *body = k.data ? (const void *)k.data : k.body[0] ? k.body : NULL;
+                size_t len = k.data ? k.len : strlen(k.body);
+                if (thttp_req(&r, rows[i].method, k.path, tokens[c], k.ctype, body, len,
+                              k.headers[0] ? k.headers : NULL) != 0) {
+                    t_fail_at(__FILE__, __LINE__, "%s %s: no response", rows[i].method, k.path);
+                    thttp_free(&r);
+                    continue;
+                }
+                int want = expected(&rows[i], c, pub);
+                if (r.status != want)
+                    t_fail_at(__FILE__, __LINE__, "%s %s%s as %s: %ld, expected %d: %.200s", rows[i].method,
+                              rows[i].pattern, pub ? " (public book)" : "", caller_name[c], r.status, want, r.body);
+                /* errors are JSON with a code (HEAD has no body) */
+                if (r.status >= 400 && strcmp(rows[i].method, "HEAD") && !tjson_str(r.json, "error.code"))
+                    t_fail_at(__FILE__, __LINE__, "%s %s as %s: error without a JSON body", rows[i].method,
+                              rows[i].pattern, caller_name[c]);
                 thttp_free(&r);
-                continue;
             }
-            int want = expected(&rows[i], c);
-            if (r.status != want)
-                t_fail_at(__FILE__, __LINE__, "%s %s as %s: %ld, expected %d: %.200s", rows[i].method,
-                          rows[i].pattern, caller_name[c], r.status, want, r.body);
-            /* errors are JSON with a code (HEAD has no body) */
-            if (r.status >= 400 && strcmp(rows[i].method, "HEAD") && !tjson_str(r.json, "error.code"))
-                t_fail_at(__FILE__, __LINE__, "%s %s as %s: error without a JSON body", rows[i].method,
-                          rows[i].pattern, caller_name[c]);
-            thttp_free(&r);
         }
     }
 }
@@ -392,6 +406,109 @@ static void test_matrix_covers_the_router(void)
             t_fail_at(__FILE__, __LINE__, "route %s %s is not in the auth matrix", api_routes[i].method,
                       api_routes[i].pattern);
     }
+}
+
+/* Whether the list at url (one page) holds audiobook id; -1 when the list
+ * did not answer 200. *can_edit gets the item's can_edit. */
+static int list_has(const char *tok, const char *url, const char *id, int *can_edit)
+{
+    thttp r;
+    int found = -1;
+    if (thttp_json(&r, "GET", url, tok, NULL) == 0 && r.status == 200) {
+        found = 0;
+        const cJSON *x;
+        cJSON_ArrayForEach(x, cJSON_GetObjectItem(r.json, "audiobooks"))
+            if (tjson_str(x, "audiobook_id") && !strcmp(tjson_str(x, "audiobook_id"), id)) {
+                found = 1;
+                if (can_edit)
+                    *can_edit = cJSON_IsTrue(cJSON_GetObjectItem(x, "can_edit"));
+            }
+    }
+    thttp_free(&r);
+    return found;
+}
+
+/* Another user reads a public book (detail, lists with ?public=1, search)
+ * without the owner's upload or the power to change it; the owner's list
+ * stays the owner's; making the book private hides it again. */
+static void test_public_books_read_by_all_changed_by_owner(void)
+{
+    char *reader = at_user("reader", 0);
+    char *pub = at_book_ex(owner_tok, NULL, "\"is_public\":true");
+    char *priv = at_book(owner_tok, NULL);
+    T_REQUIRE(reader && pub && priv);
+    char pu[128], pv[128];
+    snprintf(pu, sizeof pu, "/api/v1/audiobooks/%s", pub);
+    snprintf(pv, sizeof pv, "/api/v1/audiobooks/%s", priv);
+    thttp r;
+    T_REQUIRE(thttp_json(&r, "GET", pu, reader, NULL) == 0);
+    T_EQ_INT(r.status, 200);
+    T_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(r.json, "is_public")));
+    T_CHECK(cJSON_IsFalse(cJSON_GetObjectItem(r.json, "can_edit")));
+    T_CHECK(cJSON_IsNull(cJSON_GetObjectItem(r.json, "upload_id")), "the owner's upload is not shown");
+    T_EQ_INT(tjson_num(r.json, "total_chapters", -1), 1);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "GET", pu, owner_tok, NULL) == 0);
+    T_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(r.json, "can_edit")));
+    T_CHECK(tjson_str(r.json, "upload_id") != NULL);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "GET", pv, reader, NULL) == 0);
+    T_EQ_INT(r.status, 404);
+    thttp_free(&r);
+    /* writes: 403 on the public book, 404 on the private one; nothing changes */
+    T_REQUIRE(thttp_json(&r, "PUT", pu, reader, "{\"title\":\"Stolen\",\"is_public\":false}") == 0);
+    T_EQ_INT(r.status, 403);
+    T_EQ_STR(tjson_str(r.json, "error.code"), "forbidden");
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "PUT", pv, reader, "{\"title\":\"Stolen\"}") == 0);
+    T_EQ_INT(r.status, 404);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "DELETE", pu, reader, NULL) == 0);
+    T_EQ_INT(r.status, 403);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "GET", pu, owner_tok, NULL) == 0);
+    T_EQ_STR(tjson_str(r.json, "title"), "Fixture");
+    T_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(r.json, "is_public")));
+    thttp_free(&r);
+    /* lists: one's own by default, everyone's public books with ?public=1 */
+    T_EQ_INT(list_has(reader, "/api/v1/audiobooks?per_page=100", pub, NULL), 0);
+    int can_edit = -1;
+    T_EQ_INT(list_has(reader, "/api/v1/audiobooks?public=1&per_page=100", pub, &can_edit), 1);
+    T_EQ_INT(can_edit, 0);
+    T_EQ_INT(list_has(reader, "/api/v1/audiobooks?public=true&per_page=100", priv, NULL), 0);
+    T_EQ_INT(list_has(owner_tok, "/api/v1/audiobooks?per_page=100", pub, &can_edit), 1);
+    T_EQ_INT(can_edit, 1);
+    T_EQ_INT(list_has(owner_tok, "/api/v1/audiobooks?per_page=100", priv, NULL), 1);
+    T_EQ_INT(list_has(owner_tok, "/api/v1/audiobooks?public=1&per_page=100", priv, NULL), 0);
+    T_EQ_INT(list_has(owner_tok, "/api/v1/audiobooks?public=0&per_page=100", priv, NULL), 1);
+    T_EQ_INT(list_has(reader, "/api/v1/audiobooks?public=maybe", pub, NULL), -1);
+    /* search in one book: a book the caller may not read does not exist */
+    char q[256];
+    snprintf(q, sizeof q, "/api/v1/search?q=chapter&audiobook_id=%s", pub);
+    T_REQUIRE(thttp_json(&r, "GET", q, reader, NULL) == 0);
+    T_EQ_INT(r.status, 200);
+    thttp_free(&r);
+    snprintf(q, sizeof q, "/api/v1/search?q=chapter&audiobook_id=%s", priv);
+    T_REQUIRE(thttp_json(&r, "GET", q, reader, NULL) == 0);
+    T_EQ_INT(r.status, 404);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "GET", q, owner_tok, NULL) == 0);
+    T_EQ_INT(r.status, 200);
+    thttp_free(&r);
+    /* private again: gone for the reader, writes included */
+    T_REQUIRE(thttp_json(&r, "PUT", pu, owner_tok, "{\"is_public\":false}") == 0);
+    T_EQ_INT(r.status, 200);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "GET", pu, reader, NULL) == 0);
+    T_EQ_INT(r.status, 404);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "DELETE", pu, reader, NULL) == 0);
+    T_EQ_INT(r.status, 404);
+    thttp_free(&r);
+    T_EQ_INT(list_has(reader, "/api/v1/audiobooks?public=1&per_page=100", pub, NULL), 0);
+    free(reader);
+    free(pub);
+    free(priv);
 }
 
 static void test_api_key_header_and_revocation(void)
@@ -506,6 +623,7 @@ int main(void)
     thttp_free(&r);
     T_RUN(test_matrix_covers_the_router);
     T_RUN(test_every_route_x_every_caller);
+    T_RUN(test_public_books_read_by_all_changed_by_owner);
     T_RUN(test_api_key_header_and_revocation);
     T_RUN(test_admin_user_creation_and_worker_tokens);
     T_RUN(test_rate_limit);

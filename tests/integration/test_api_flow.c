@@ -527,6 +527,77 @@ static void test_worker_results_show_in_the_book(void)
     free(ab);
 }
 
+/* The book's duration_seconds, in the list and in the detail, from one
+ * GET each; -1 for null, -2 when the book is missing from the list. */
+static void book_durations(const char *tok, const char *ab, double *list, double *detail)
+{
+    thttp r;
+    *list = -2;
+    *detail = -2;
+    if (thttp_json(&r, "GET", "/api/v1/audiobooks?per_page=100", tok, NULL) == 0) {
+        const cJSON *x;
+        cJSON_ArrayForEach(x, cJSON_GetObjectItem(r.json, "audiobooks"))
+            if (tjson_str(x, "audiobook_id") && !strcmp(tjson_str(x, "audiobook_id"), ab))
+                *list = cJSON_IsNull(cJSON_GetObjectItem(x, "duration_seconds")) ? -1
+                                                                                 : tjson_num(x, "duration_seconds", -2);
+    }
+    thttp_free(&r);
+    char url[256];
+    snprintf(url, sizeof url, "/api/v1/audiobooks/%s", ab);
+    if (thttp_json(&r, "GET", url, tok, NULL) == 0 && r.status == 200)
+        *detail = cJSON_IsNull(cJSON_GetObjectItem(r.json, "duration_seconds")) ? -1
+                                                                                : tjson_num(r.json, "duration_seconds", -2);
+    thttp_free(&r);
+}
+
+/* A book's duration is the sum of its chapters' known durations, in the
+ * list as in the detail, and null only while none is known. */
+static void test_book_duration_sums_known_chapters(void)
+{
+    char *tok = at_user("duration", 0);
+    char *up = tok ? at_upload(tok, "multi", 3) : NULL;
+    char *w = at_wav("dur.wav", 0.2);
+    T_REQUIRE(up && w);
+    static const char *const names[] = {"1.wav", "2.wav", "3.wav"};
+    for (int i = 0; i < 3; i++)
+        free(at_upload_raw(tok, up, w, names[i], NULL));
+    char body[256];
+    snprintf(body, sizeof body, "{\"upload_id\":\"%s\",\"title\":\"Timed\"}", up);
+    thttp r;
+    T_REQUIRE(thttp_json(&r, "POST", "/api/v1/audiobooks", tok, body) == 0 && r.status == 201);
+    char *ab = strdup(tjson_str(r.json, "audiobook_id"));
+    thttp_free(&r);
+    double list, detail;
+    book_durations(tok, ab, &list, &detail);
+    T_EQ_INT(list, -1);
+    T_EQ_INT(detail, -1);
+    qdb *db = test_db();
+    T_REQUIRE(db != NULL);
+    qarena *a = qarena_new();
+    qrows *rows;
+    qerrctx e = {0};
+    T_REQUIRE(qdb_query(db, a, &rows, &e, "SELECT c.id FROM audiobooks b JOIN chapters c ON c.audiobook_id = b.id"
+                        " WHERE b.public_id = ? ORDER BY c.seq", "s", ab) == Q_OK && rows->nrows == 3);
+    /* one chapter measured: the book is at least that long */
+    T_EQ_INT(qbook_chapter_media(db, qrows_i64(rows, 0, 0, 0), 1.5, "pcm_s16le", 0, 16000, 1, &e), Q_OK);
+    book_durations(tok, ab, &list, &detail);
+    T_EQ_INT(list * 100, 150);
+    T_EQ_INT(detail * 100, 150);
+    T_EQ_INT(qbook_chapter_media(db, qrows_i64(rows, 2, 0, 0), 2.25, "pcm_s16le", 0, 16000, 1, &e), Q_OK);
+    book_durations(tok, ab, &list, &detail);
+    T_EQ_INT(list * 100, 375);
+    T_EQ_INT(detail * 100, 375);
+    T_EQ_INT(qbook_chapter_media(db, qrows_i64(rows, 1, 0, 0), 0.25, "pcm_s16le", 0, 16000, 1, &e), Q_OK);
+    book_durations(tok, ab, &list, &detail);
+    T_EQ_INT(list * 100, 400);
+    T_EQ_INT(detail * 100, 400);
+    qarena_free(a);
+    free(ab);
+    free(w);
+    free(up);
+    free(tok);
+}
+
 int main(void)
 {
     admin_tok = strdup(tenv("QUIRE_ADMIN_TOKEN"));
@@ -543,6 +614,7 @@ int main(void)
     T_RUN(test_lists_filter_page_and_ownership);
     T_RUN(test_chapters_outlive_their_upload);
     T_RUN(test_worker_results_show_in_the_book);
+    T_RUN(test_book_duration_sums_known_chapters);
     free(user_tok);
     free(other_tok);
     free(admin_tok);

@@ -2,7 +2,8 @@
  * (curl -F), an audiobook created, and a real quire-worker transcribing,
  * summarizing, tagging and embedding it; the transcript's word error rate,
  * SRT/VTT that parse, the summary, tags, the book turning ready, search that
- * finds the clip's words, and privacy of search between users. */
+ * finds the clip's words, and privacy of search between users (a public
+ * book is readable by all, changeable by its owner only). */
 #include "apitest.h"
 #include "http.h"
 #include "t.h"
@@ -68,7 +69,20 @@ static void test_jobs_complete_and_book_ready(void)
     }
     T_EQ_STR(st, "ready");
     const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "chapters"), 0);
-    T_CHECK(tjson_num(ch, "duration_seconds", 0) > 1.0, "chapter duration recorded");
+    double dur = tjson_num(ch, "duration_seconds", 0);
+    T_CHECK(dur > 1.0, "chapter duration recorded");
+    /* the book's duration is its chapters', in the detail and in the list */
+    double whole = tjson_num(r.json, "duration_seconds", -1);
+    T_CHECK(whole > dur - 0.001 && whole < dur + 0.001, "book duration %g, chapter %g", whole, dur);
+    thttp l;
+    T_REQUIRE(thttp_json(&l, "GET", "/api/v1/audiobooks?per_page=100", owner, NULL) == 0);
+    double listed = -1;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, cJSON_GetObjectItem(l.json, "audiobooks"))
+        if (tjson_str(x, "audiobook_id") && !strcmp(tjson_str(x, "audiobook_id"), book))
+            listed = tjson_num(x, "duration_seconds", -1);
+    thttp_free(&l);
+    T_CHECK(listed > dur - 0.001 && listed < dur + 0.001, "listed duration %g, chapter %g", listed, dur);
     T_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(ch, "transcribed")));
     const cJSON *sum = cJSON_GetObjectItem(r.json, "summary");
     T_CHECK(cJSON_IsObject(sum) && tjson_str(cJSON_GetObjectItem(sum, "book"), "text"), "summary stored");
@@ -179,6 +193,36 @@ static void test_search_finds_the_clip_and_respects_privacy(void)
     T_REQUIRE(thttp_json(&r, "GET", path, other, NULL) == 0);
     T_EQ_INT(r.status, 200);
     T_EQ_INT(tjson_num(r.json, "count", -1), 0);
+    thttp_free(&r);
+    /* made public, the book is the other user's to read everywhere (search,
+     * the book, its transcript), not to change; private again, gone */
+    char bp[128], tp[160];
+    snprintf(bp, sizeof bp, "/api/v1/audiobooks/%s", book);
+    snprintf(tp, sizeof tp, "/api/v1/audiobooks/%s/transcript?format=txt", book);
+    T_REQUIRE(thttp_json(&r, "PUT", bp, owner, "{\"is_public\":true}") == 0);
+    T_EQ_INT(r.status, 200);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "GET", path, other, NULL) == 0);
+    T_EQ_STR(tjson_str(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "results"), 0), "audiobook_id"), book);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "GET", bp, other, NULL) == 0);
+    T_EQ_INT(r.status, 200);
+    T_CHECK(tjson_num(r.json, "duration_seconds", 0) > 1.0);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "GET", tp, other, NULL) == 0);
+    T_EQ_INT(r.status, 200);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "PUT", bp, other, "{\"is_public\":false}") == 0);
+    T_EQ_INT(r.status, 403);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "PUT", bp, owner, "{\"is_public\":false}") == 0);
+    T_EQ_INT(r.status, 200);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "GET", path, other, NULL) == 0);
+    T_EQ_INT(tjson_num(r.json, "count", -1), 0);
+    thttp_free(&r);
+    T_REQUIRE(thttp_json(&r, "GET", bp, other, NULL) == 0);
+    T_EQ_INT(r.status, 404);
     thttp_free(&r);
     T_REQUIRE(thttp_json(&r, "GET", "/api/v1/search?q=", owner, NULL) == 0);
     T_EQ_INT(r.status, 422);

@@ -63,6 +63,8 @@ export async function render(main, [id], query) {
   function drawHead() {
     const tags = tagsOf(book);
     const st = pick(book, 'status') || 'unknown';
+    // someone else's public book: readable, not changeable (the API says 403)
+    const mine = pick(book, 'can_edit') !== false;
     const dur = seconds(book, 'total_duration_seconds');
     const delBtn = h('button', { type: 'button', class: 'danger small', id: 'delete-book' }, 'Delete');
     const delMsg = h('div', { 'aria-live': 'polite' });
@@ -86,7 +88,7 @@ export async function render(main, [id], query) {
     });
     replace(head,
       h('p', { class: 'small' }, h('a', { href: '#/library' }, '← Library')),
-      h('div', { class: 'page-head' }, h('h1', { id: 'book-title' }, pick(book, 'title') || '(untitled)'), h('div', { class: 'row' }, badge(st), editBtn, delBtn)),
+      h('div', { class: 'page-head' }, h('h1', { id: 'book-title' }, pick(book, 'title') || '(untitled)'), h('div', { class: 'row' }, badge(st), mine ? editBtn : null, mine ? delBtn : null)),
       h('p', { class: 'muted' }, [pick(book, 'author') || 'Unknown author', pick(book, 'language') ? `language ${pick(book, 'language')}` : null,
         dur !== null ? fmtDuration(dur) : null, pick(book, 'is_public') ? 'public' : 'private', pick(book, 'created_at') ? `added ${fmtWhen(pick(book, 'created_at'))}` : null].filter(Boolean).join(' · ')),
       pick(book, 'description') ? h('p', null, pick(book, 'description')) : null,
@@ -354,6 +356,11 @@ export async function render(main, [id], query) {
   let seenDone = null;              // ids of completed jobs at the last poll
   let transcriptTriedDone = null;   // chapter whose transcript was fetched after its job completed
   async function refreshJobs() {
+    // a public book's jobs are its owner's: the API answers others 403
+    if (pick(book, 'can_edit') === false) {
+      replace(jobsBox, h('p', { class: 'muted', id: 'jobs-owner-only' }, 'Only its owner sees how this audiobook is processed.'));
+      return false;
+    }
     let data;
     try {
       data = await get(`${base}/jobs`);
