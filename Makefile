@@ -122,11 +122,15 @@ bench-%: deps
 	@$(MAKE) --no-print-directory all
 	@QUIRE_BIN=$(O) tests/bench.sh $*
 
-# libFuzzer targets under ASan/UBSan (clang); FUZZ_SECONDS each (default 30).
+# libFuzzer targets under ASan/UBSan (clang), FUZZ_SECONDS each (default 30);
+# FUZZ_TARGETS picks some. Every target runs; any finding fails the whole.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?= audio transcript json multipart tus router text
 fuzz: deps
-	@for t in audio transcript; do scripts/fuzz.sh $$t $${FUZZ_SECONDS:-30} || exit 1; done
+	@failed=; for t in $(FUZZ_TARGETS); do scripts/fuzz.sh $$t $(FUZZ_SECONDS) || failed="$$failed $$t"; done; \
+	if [ -n "$$failed" ]; then echo "fuzz: findings in:$$failed (see build-fuzz/<target>/)" >&2; exit 1; fi
 
 clean:
-	rm -rf build build-san build-cuda
+	rm -rf build build-san build-cuda build-fuzz
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

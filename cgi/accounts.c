@@ -4,6 +4,7 @@
  * `quirectl user` and `quirectl token`, through lib/accounts). A new token is
  * in the reply once and never again. */
 #include "api.h"
+#include "decode.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -58,12 +59,9 @@ static int name_ok(const char *s)
 
 /* {"name", "role": "user"|"admin"|"worker", "priority": "standard"|"premium",
  * "label"} -> 201 with the user and its first token. */
-qerr h_admin_user_create(qreq *r)
+qerr user_create_decode(qreq *r, const cJSON *in, user_create_in *out)
 {
-    cJSON *in;
-    qerr e = api_json_body(r, &in);
-    if (e)
-        return e;
+    qerr e;
     const char *name = NULL, *role = "user", *prio = "standard", *label = "api";
     if ((e = qjson_str(in, "name", 1, 64, &name, &r->err)) || (e = qjson_str(in, "role", 0, 16, &role, &r->err)) ||
         (e = qjson_str(in, "priority", 0, 16, &prio, &r->err)) ||
@@ -77,6 +75,19 @@ qerr h_admin_user_create(qreq *r)
         return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'role' must be user, admin or worker");
     if (strcmp(prio, "standard") && strcmp(prio, "premium"))
         return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'priority' must be standard or premium");
+    *out = (user_create_in){name, prio, label, rl};
+    return Q_OK;
+}
+
+qerr h_admin_user_create(qreq *r)
+{
+    cJSON *body;
+    user_create_in in;
+    qerr e = api_json_body(r, &body);
+    if (e || (e = user_create_decode(r, body, &in)))
+        return e;
+    const char *name = in.name, *prio = in.prio, *label = in.label;
+    int rl = in.role;
     int64_t uid, tid;
     char tok[QTOKEN_LEN + 1];
     if ((e = qdb_begin(r->db, &r->err)) ||
@@ -132,6 +143,11 @@ qerr h_admin_user_tokens(qreq *r)
     return api_reply_json(r, 200, o, NULL);
 }
 
+qerr token_create_decode(qreq *r, const cJSON *in, const char **label)
+{
+    return qjson_str(in, "label", 0, 64, label, &r->err);
+}
+
 /* {"label"} (optional body) -> 201 {"token", "token_id", "user_id"}. */
 qerr h_admin_token_create(qreq *r)
 {
@@ -143,7 +159,7 @@ qerr h_admin_token_create(qreq *r)
     const char *cl = api_param(r, "CONTENT_LENGTH");
     if (cl && *cl && strcmp(cl, "0")) {
         cJSON *in;
-        if ((e = api_json_body(r, &in)) || (e = qjson_str(in, "label", 0, 64, &label, &r->err)))
+        if ((e = api_json_body(r, &in)) || (e = token_create_decode(r, in, &label)))
             return e;
     }
     char tok[QTOKEN_LEN + 1];

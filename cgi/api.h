@@ -90,6 +90,10 @@ void api_set_stopping(void);
 /* router.c */
 extern const qroute api_routes[];
 extern const int api_nroutes;
+/* The route of r->method and r->path (which becomes canonical: admin
+ * aliases resolved, no trailing slash), r->params filled; NULL when none,
+ * *path_known telling 405 from 404. Needs only r->arena. */
+const qroute *api_route_find(qreq *r, int *path_known);
 void api_dispatch(qreq *r);
 
 /* auth.c */

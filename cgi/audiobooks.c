@@ -13,6 +13,7 @@
  * running; failed when none is and one failed or was cancelled; ready when
  * every job completed. */
 #include "api.h"
+#include "decode.h"
 #include "notify.h"
 #include "queue.h"
 
@@ -153,12 +154,9 @@ static cJSON *ids_array(const int64_t *ids, int n)
     return a;
 }
 
-qerr h_audiobook_create(qreq *r)
+qerr audiobook_create_decode(qreq *r, const cJSON *in, audiobook_in *out)
 {
-    cJSON *in;
-    qerr e = api_json_body(r, &in);
-    if (e)
-        return e;
+    qerr e;
     const char *upload_pub = NULL, *title = NULL, *author = "", *desc = NULL, *language = "en", *notify = NULL;
     int is_public = 0;
     int64_t priority = 0;
@@ -177,6 +175,21 @@ qerr h_audiobook_create(qreq *r)
         return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'title' must not be empty");
     if (!lang_ok(language))
         return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'language' must be a language code like \"en\" or \"en-US\"");
+    *out = (audiobook_in){upload_pub, title, author, desc, language, notify, is_public, priority};
+    return Q_OK;
+}
+
+qerr h_audiobook_create(qreq *r)
+{
+    cJSON *body;
+    audiobook_in in;
+    qerr e = api_json_body(r, &body);
+    if (e || (e = audiobook_create_decode(r, body, &in)))
+        return e;
+    const char *upload_pub = in.upload_pub, *title = in.title, *author = in.author, *desc = in.desc,
+               *language = in.language, *notify = in.notify;
+    int is_public = in.is_public;
+    int64_t priority = in.priority;
     int64_t upload_id, owner, total_files;
     if ((e = upload_lookup(r, upload_pub, &upload_id, &owner, &total_files)))
         return e;
@@ -482,13 +495,9 @@ qerr h_audiobook_list(qreq *r)
     return api_reply_json(r, 200, o, NULL);
 }
 
-qerr h_audiobook_update(qreq *r)
+qerr audiobook_update_decode(qreq *r, const cJSON *in, audiobook_in *out)
 {
-    int64_t id;
-    cJSON *in, *o;
-    qerr e = ab_lookup(r, r->params[0], AB_WRITE, &id, NULL);
-    if (e || (e = api_json_body(r, &in)))
-        return e;
+    qerr e;
     const char *title = NULL, *author = NULL, *desc = NULL, *language = NULL;
     int is_public = -1;
     if ((e = qjson_str(in, "title", 0, 255, &title, &r->err)) ||
@@ -504,6 +513,20 @@ qerr h_audiobook_update(qreq *r)
         return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'title' must not be empty");
     if (language && !lang_ok(language))
         return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'language' must be a language code like \"en\" or \"en-US\"");
+    *out = (audiobook_in){NULL, title, author, desc, language, NULL, is_public, 0};
+    return Q_OK;
+}
+
+qerr h_audiobook_update(qreq *r)
+{
+    int64_t id;
+    cJSON *body, *o;
+    audiobook_in in;
+    qerr e = ab_lookup(r, r->params[0], AB_WRITE, &id, NULL);
+    if (e || (e = api_json_body(r, &body)) || (e = audiobook_update_decode(r, body, &in)))
+        return e;
+    const char *title = in.title, *author = in.author, *desc = in.desc, *language = in.language;
+    int is_public = in.is_public;
     if ((e = qdb_exec(r->db, &r->err,
                       "UPDATE audiobooks SET title = COALESCE(?, title), author = COALESCE(?, author),"
                       " description = COALESCE(?, description), language = COALESCE(?, language),"

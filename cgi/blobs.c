@@ -12,6 +12,7 @@
  * uploaded and downloaded. A file is addressed by ?path=<storage path>, or
  * by {name}: the input of that name, else output_dir/name. */
 #include "api.h"
+#include "decode.h"
 #include "queue.h"
 #include "util.h"
 
@@ -97,8 +98,8 @@ static int path_allowed(qreq *r, const qjob *j, const cJSON *payload, const char
     return 0;
 }
 
-/* The storage path the request addresses: ?path= or {name}. */
-static qerr blob_path(qreq *r, const qjob *j, const cJSON *payload, const char *name, int for_write, const char **rel)
+/* The storage path the request addresses: ?path= or {name} (decode.h). */
+qerr blob_path(qreq *r, const qjob *j, const cJSON *payload, const char *name, int for_write, const char **rel)
 {
     const char *p = api_query(r, "path");
     if (p) {

@@ -3,6 +3,7 @@
  * external processor's report POST /api/v1/admin/jobs/{job_id}/status.
  * Reads jobs with SELECTs; every state change goes through lib/queue. */
 #include "api.h"
+#include "decode.h"
 #include "queue.h"
 
 #include <pthread.h>
@@ -283,13 +284,9 @@ qerr h_job_retry(qreq *r)
 /* {"status": "progress"|"processing"|"completed"|"failed", "token": the
  * attempt token, "progress": 0..100 (or "percent"), "message", "result": any
  * JSON, "error": text}. */
-qerr h_job_report(qreq *r)
+qerr job_report_decode(qreq *r, const cJSON *in, job_report_in *out)
 {
-    int64_t id;
-    cJSON *in;
-    qerr e = api_param_id(r, 0, &id);
-    if (e || (e = api_need_db(r)) || (e = api_json_body(r, &in)))
-        return e;
+    qerr e;
     const char *status = NULL, *token = NULL, *message = NULL, *error = NULL;
     double percent = 0;
     if ((e = qjson_str(in, "status", 1, 16, &status, &r->err)) ||
@@ -317,6 +314,21 @@ qerr h_job_report(qreq *r)
         result = qarena_strdup(r->arena, s);
         cJSON_free(s);
     }
+    *out = (job_report_in){status, token, message, error, percent, result};
+    return Q_OK;
+}
+
+qerr h_job_report(qreq *r)
+{
+    int64_t id;
+    cJSON *body;
+    job_report_in in;
+    qerr e = api_param_id(r, 0, &id);
+    if (e || (e = api_need_db(r)) || (e = api_json_body(r, &body)) || (e = job_report_decode(r, body, &in)))
+        return e;
+    const char *status = in.status, *token = in.token, *message = in.message, *error = in.error;
+    double percent = in.percent;
+    char *result = in.result;
     if ((e = qqueue_report(r->db, id, token, status, percent, message, result, error, &r->err)))
         return e;
     qrows *j;

@@ -5,11 +5,13 @@
  * through lib/queue.h and lib/workers.h, so the semantics are exactly those
  * of the database path. Routes need a worker (or admin) token. */
 #include "api.h"
+#include "decode.h"
 #include "notify.h"
 #include "queue.h"
 #include "util.h"
 #include "workers.h"
 
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -73,17 +75,8 @@ static qerr type_param(qreq *r, const char **type)
 /* POST /api/v1/queue/{type}/jobs: the body is the payload, or
  * {"payload": {...}, "priority", "max_attempts", "idempotency_key",
  * "delay_ms", "depends_on": [ids], "notify_url"}. */
-qerr h_rq_create(qreq *r)
+qerr rq_create_decode(qreq *r, const cJSON *body, rq_create_in *out)
 {
-    const char *type;
-    cJSON *body;
-    qerr e = type_param(r, &type);
-    if (!e)
-        e = api_need_db(r);
-    if (!e)
-        e = api_json_body(r, &body);
-    if (e)
-        return e;
     int64_t prio = 0, max_att = 0, delay = 0;
     const char *idem = NULL, *notify = NULL;
     const cJSON *payload = cJSON_GetObjectItemCaseSensitive(body, "payload");
@@ -104,7 +97,7 @@ qerr h_rq_create(qreq *r)
         if (r->err.code)
             return r->err.code;
     }
-    int64_t deps[64];
+    int64_t *deps = out->deps;
     int ndeps = 0;
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(body, "depends_on");
     if (d && payload != body) {
@@ -112,11 +105,42 @@ qerr h_rq_create(qreq *r)
             return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'depends_on' must be an array of at most 64 job ids");
         const cJSON *it;
         cJSON_ArrayForEach(it, d) {
-            if (!cJSON_IsNumber(it) || it->valuedouble < 1)
+            /* whole numbers that convert exactly: 1e300 made the cast
+             * undefined (found by tests/fuzz/fuzz_json.c) */
+            if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > QJSON_MAX_EXACT_INT ||
+                it->valuedouble != floor(it->valuedouble))
                 return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'depends_on' must hold job ids");
             deps[ndeps++] = (int64_t)it->valuedouble;
         }
     }
+    out->payload = payload;
+    out->prio = prio;
+    out->max_att = max_att;
+    out->delay = delay;
+    out->idem = idem;
+    out->notify = notify;
+    out->ndeps = ndeps;
+    return Q_OK;
+}
+
+qerr h_rq_create(qreq *r)
+{
+    const char *type;
+    cJSON *body;
+    rq_create_in in;
+    qerr e = type_param(r, &type);
+    if (!e)
+        e = api_need_db(r);
+    if (!e)
+        e = api_json_body(r, &body);
+    if (!e)
+        e = rq_create_decode(r, body, &in);
+    if (e)
+        return e;
+    const cJSON *payload = in.payload;
+    int64_t prio = in.prio, max_att = in.max_att, delay = in.delay, *deps = in.deps;
+    const char *idem = in.idem, *notify = in.notify;
+    int ndeps = in.ndeps;
     char *ptext = cJSON_PrintUnformatted(payload);
     if (!ptext)
         return api_fail(r, Q_ERR_NOMEM, "out of memory");
@@ -249,6 +273,20 @@ static int client_gone(qreq *r)
     return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+qerr rq_claim_decode(qreq *r, const cJSON *body, rq_claim_in *out)
+{
+    const char *wid = NULL;
+    int64_t max = 1, wait = 0, lease = qconfig_get()->lease_seconds;
+    if (qjson_str(body, "worker_id", 1, 64, &wid, &r->err) || qjson_int(body, "max", 0, 1, QQUEUE_MAX_BATCH, &max, &r->err) ||
+        qjson_int(body, "wait", 0, 0, CLAIM_WAIT_MAX_S, &wait, &r->err) ||
+        qjson_int(body, "lease", 0, 1, 86400, &lease, &r->err))
+        return r->err.code;
+    if (!*wid)
+        return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'worker_id' must not be empty");
+    *out = (rq_claim_in){wid, max, wait, lease};
+    return Q_OK;
+}
+
 /* POST /api/v1/queue/{types}/claim {"worker_id", "max", "wait", "lease"}:
  * {"job": {...} | null, "jobs": [...]}. {types} may be a comma separated
  * list. wait (<= 30 s) parks the request until a job comes (see park());
@@ -268,19 +306,16 @@ qerr h_rq_claim(qreq *r)
     if (ntypes == 0)
         return api_fail(r, Q_ERR_NOT_FOUND, "no job type given");
     cJSON *body;
+    rq_claim_in in;
     qerr e = api_need_db(r);
     if (!e)
         e = api_json_body(r, &body);
+    if (!e)
+        e = rq_claim_decode(r, body, &in);
     if (e)
         return e;
-    const char *wid = NULL;
-    int64_t max = 1, wait = 0, lease = qconfig_get()->lease_seconds;
-    if (qjson_str(body, "worker_id", 1, 64, &wid, &r->err) || qjson_int(body, "max", 0, 1, QQUEUE_MAX_BATCH, &max, &r->err) ||
-        qjson_int(body, "wait", 0, 0, CLAIM_WAIT_MAX_S, &wait, &r->err) ||
-        qjson_int(body, "lease", 0, 1, 86400, &lease, &r->err))
-        return r->err.code;
-    if (!*wid)
-        return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'worker_id' must not be empty");
+    const char *wid = in.wid;
+    int64_t max = in.max, wait = in.wait, lease = in.lease;
     maybe_reap(r);
     int cap = qconfig_get()->api_threads - 2;
     if (cap < 1)
@@ -395,13 +430,8 @@ static qerr reply_status(qreq *r, const char *status, int cancel)
 /* POST .../jobs/{id}/complete {"token", "result": {...}} (other fields of
  * the body, like the seed's "gofile_link", become the result when no
  * "result" is given). */
-qerr h_rq_complete(qreq *r)
+qerr rq_complete_decode(qreq *r, const cJSON *body, char **text_out)
 {
-    cJSON *body;
-    qjob j;
-    qerr e = attempt_begin(r, &body, &j);
-    if (e)
-        return e;
     const cJSON *res = cJSON_GetObjectItemCaseSensitive(body, "result");
     cJSON *copy = NULL;
     if (!res) {
@@ -412,6 +442,18 @@ qerr h_rq_complete(qreq *r)
     }
     char *text = cJSON_IsNull(res) ? NULL : cJSON_PrintUnformatted(res);
     qarena_defer(r->arena, free, text);
+    *text_out = text;
+    return Q_OK;
+}
+
+qerr h_rq_complete(qreq *r)
+{
+    cJSON *body;
+    qjob j;
+    char *text;
+    qerr e = attempt_begin(r, &body, &j);
+    if (e || (e = rq_complete_decode(r, body, &text)))
+        return e;
     e = qqueue_complete(r->db, &j, text, &r->err);
     if (e)
         return e;
@@ -420,19 +462,28 @@ qerr h_rq_complete(qreq *r)
 
 /* POST .../jobs/{id}/fail {"token", "error" | "error_message", "retryable"
  * (default true)} -> {"status": "pending" | "failed"}. */
-qerr h_rq_fail(qreq *r)
+qerr rq_fail_decode(qreq *r, const cJSON *body, rq_fail_in *out)
 {
-    cJSON *body;
-    qjob j;
-    qerr e = attempt_begin(r, &body, &j);
-    if (e)
-        return e;
     const char *msg = NULL;
     int retryable = 1;
     if (qjson_str(body, "error", 0, 4000, &msg, &r->err) || qjson_bool(body, "retryable", 0, &retryable, &r->err))
         return r->err.code;
     if (!msg && qjson_str(body, "error_message", 0, 4000, &msg, &r->err))
         return r->err.code;
+    *out = (rq_fail_in){msg, retryable};
+    return Q_OK;
+}
+
+qerr h_rq_fail(qreq *r)
+{
+    cJSON *body;
+    qjob j;
+    rq_fail_in in;
+    qerr e = attempt_begin(r, &body, &j);
+    if (e || (e = rq_fail_decode(r, body, &in)))
+        return e;
+    const char *msg = in.msg;
+    int retryable = in.retryable;
     e = qqueue_fail(r->db, &j, msg ? msg : "failed (no message)", retryable, &r->err);
     if (e)
         return e;
@@ -445,13 +496,8 @@ qerr h_rq_fail(qreq *r)
 
 /* POST .../jobs/{id}/progress {"token", "percent", "message", "current",
  * "total"} -> {"status": "running", "cancel_requested"}. */
-qerr h_rq_progress(qreq *r)
+qerr rq_progress_decode(qreq *r, const cJSON *body, rq_progress_in *out)
 {
-    cJSON *body;
-    qjob j;
-    qerr e = attempt_begin(r, &body, &j);
-    if (e)
-        return e;
     double pct = 0;
     const char *msg = NULL;
     int64_t cur = 0, tot = 0;
@@ -459,6 +505,21 @@ qerr h_rq_progress(qreq *r)
         qjson_int(body, "current", 0, 0, 1000000, &cur, &r->err) ||
         qjson_int(body, "total", 0, 0, 1000000, &tot, &r->err))
         return r->err.code;
+    *out = (rq_progress_in){pct, msg, cur, tot};
+    return Q_OK;
+}
+
+qerr h_rq_progress(qreq *r)
+{
+    cJSON *body;
+    qjob j;
+    rq_progress_in in;
+    qerr e = attempt_begin(r, &body, &j);
+    if (e || (e = rq_progress_decode(r, body, &in)))
+        return e;
+    double pct = in.pct;
+    const char *msg = in.msg;
+    int64_t cur = in.cur, tot = in.tot;
     int cancel = 0;
     e = qqueue_progress(r->db, &j, pct, msg, (int)cur, (int)tot, &cancel, &r->err);
     if (e)
@@ -469,18 +530,27 @@ qerr h_rq_progress(qreq *r)
 /* POST .../jobs/{id}/heartbeat {"token", "lease"} extends the lease. A
  * worker that honours a cancel request says so with {"cancelled": true};
  * one shutting down hands the attempt back with {"release": true}. */
-qerr h_rq_heartbeat(qreq *r)
+qerr rq_heartbeat_decode(qreq *r, const cJSON *body, rq_heartbeat_in *out)
 {
-    cJSON *body;
-    qjob j;
-    qerr e = attempt_begin(r, &body, &j);
-    if (e)
-        return e;
     int64_t lease = qconfig_get()->lease_seconds;
     int cancelled = 0, release = 0;
     if (qjson_int(body, "lease", 0, 1, 86400, &lease, &r->err) || qjson_bool(body, "cancelled", 0, &cancelled, &r->err) ||
         qjson_bool(body, "release", 0, &release, &r->err))
         return r->err.code;
+    *out = (rq_heartbeat_in){lease, cancelled, release};
+    return Q_OK;
+}
+
+qerr h_rq_heartbeat(qreq *r)
+{
+    cJSON *body;
+    qjob j;
+    rq_heartbeat_in in;
+    qerr e = attempt_begin(r, &body, &j);
+    if (e || (e = rq_heartbeat_decode(r, body, &in)))
+        return e;
+    int64_t lease = in.lease;
+    int cancelled = in.cancelled, release = in.release;
     if (cancelled) {
         e = qqueue_ack_cancel(r->db, &j, &r->err);
         return e ? e : reply_status(r, "cancelled", 1);
@@ -595,6 +665,14 @@ qerr h_rq_stats(qreq *r)
     return api_reply_json(r, 200, o, NULL);
 }
 
+/* The counter's step: "by" (1 when not given). */
+qerr rq_counter_decode(qreq *r, const cJSON *body, int64_t *by)
+{
+    if (qjson_int(body, "by", 0, 1, 1000000, by, &r->err))
+        return r->err.code;
+    return Q_OK;
+}
+
 /* POST /api/v1/counter/increment/{name} {"by": n (default 1)} -> {"value"}.
  * The seed's "audio" and "video" counters are "audio_counter" and
  * "video_counter" rows. */
@@ -619,8 +697,8 @@ qerr h_rq_counter(qreq *r)
         e = api_json_body(r, &body);
         if (e)
             return e;
-        if (qjson_int(body, "by", 0, 1, 1000000, &by, &r->err))
-            return r->err.code;
+        if ((e = rq_counter_decode(r, body, &by)))
+            return e;
     }
     const char *full = strstr(name, "_counter") ? name : qarena_printf(r->arena, "%s_counter", name);
     int64_t value = 0;
@@ -639,17 +717,8 @@ qerr h_rq_counter(qreq *r)
  * (and expires leases a previous run of the same id still held), "offline"
  * signs off; any other ("online", "busy", "draining") is a heartbeat, which
  * registers a worker not seen before. */
-qerr h_rq_worker_heartbeat(qreq *r)
+qerr rq_worker_decode(qreq *r, const cJSON *body, const char *type, rq_worker_in *out)
 {
-    const char *type;
-    cJSON *body;
-    qerr e = type_param(r, &type);
-    if (!e)
-        e = api_need_db(r);
-    if (!e)
-        e = api_json_body(r, &body);
-    if (e)
-        return e;
     const char *wid = NULL, *status = "online", *host = "remote", *gpu = "none", *types = type;
     int64_t conc = 1, cur = 0, done = 0, failed = 0;
     if (qjson_str(body, "worker_id", 1, 64, &wid, &r->err) || qjson_str(body, "status", 0, 16, &status, &r->err) ||
@@ -670,6 +739,30 @@ qerr h_rq_worker_heartbeat(qreq *r)
     qarena_defer(r->arena, free, stats_text);
     if (caps_text && strlen(caps_text) > 60000)
         return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'capabilities' is over 60000 bytes");
+    if (strcmp(status, "starting") && strcmp(status, "offline") && strcmp(status, "online") && strcmp(status, "busy") &&
+        strcmp(status, "draining"))
+        return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'status' must be starting, online, busy, draining or offline");
+    *out = (rq_worker_in){wid, status, host, gpu, types, conc, cur, done, failed, caps_text, stats_text};
+    return Q_OK;
+}
+
+qerr h_rq_worker_heartbeat(qreq *r)
+{
+    const char *type;
+    cJSON *body;
+    rq_worker_in in;
+    qerr e = type_param(r, &type);
+    if (!e)
+        e = api_need_db(r);
+    if (!e)
+        e = api_json_body(r, &body);
+    if (!e)
+        e = rq_worker_decode(r, body, type, &in);
+    if (e)
+        return e;
+    const char *wid = in.wid, *status = in.status, *host = in.host, *gpu = in.gpu, *types = in.types;
+    int64_t conc = in.conc, cur = in.cur, done = in.done, failed = in.failed;
+    char *caps_text = in.caps_text, *stats_text = in.stats_text;
     qworker_info info = {wid, host, types, gpu, caps_text, (int)conc};
     if (!strcmp(status, "starting")) {
         e = qworkers_register(r->db, &info, &r->err);
@@ -678,8 +771,6 @@ qerr h_rq_worker_heartbeat(qreq *r)
     } else if (!strcmp(status, "offline")) {
         e = qworkers_offline(r->db, wid, &r->err);
     } else {
-        if (strcmp(status, "online") && strcmp(status, "busy") && strcmp(status, "draining"))
-            return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'status' must be starting, online, busy, draining or offline");
         e = qworkers_heartbeat(r->db, wid, !strcmp(status, "draining") ? "draining" : "online", (int)cur, done, failed,
                                stats_text, &r->err);
         if (!e && qdb_affected(r->db) == 0)

@@ -123,10 +123,9 @@ static const char *canonical_path(qreq *r, const char *path)
     return path;
 }
 
-void api_dispatch(qreq *r)
+const qroute *api_route_find(qreq *r, int *path_known)
 {
-    const qroute *hit = NULL;
-    int path_known = 0;
+    *path_known = 0;
     r->path = canonical_path(r, r->path);
     size_t plen = strlen(r->path);
     if (plen > 1 && r->path[plen - 1] == '/')       /* "/api/v1/jobs/" == "/api/v1/jobs" */
@@ -134,13 +133,18 @@ void api_dispatch(qreq *r)
     for (int i = 0; i < api_nroutes; i++) {
         if (!route_match(r, api_routes[i].pattern, r->path))
             continue;
-        path_known = 1;
+        *path_known = 1;
         if (!strcmp(api_routes[i].method, r->method) ||
-            (!strcmp(r->method, "HEAD") && !strcmp(api_routes[i].method, "GET"))) {
-            hit = &api_routes[i];
-            break;
-        }
+            (!strcmp(r->method, "HEAD") && !strcmp(api_routes[i].method, "GET")))
+            return &api_routes[i];
     }
+    return NULL;
+}
+
+void api_dispatch(qreq *r)
+{
+    int path_known;
+    const qroute *hit = api_route_find(r, &path_known);
     qerr e = Q_OK;
     if (!hit) {
         e = path_known ? api_fail(r, Q_ERR_METHOD, "%s is not allowed on %s", r->method, r->path)

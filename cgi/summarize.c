@@ -3,6 +3,7 @@
  * 202 with its id; the finished job's result holds "summary" and
  * "sentences" (each with its text and position). */
 #include "api.h"
+#include "decode.h"
 #include "queue.h"
 
 #include <stdio.h>
@@ -10,12 +11,9 @@
 
 #define SUMMARIZE_MAX_TEXT (8u << 20)
 
-qerr h_summarize(qreq *r)
+qerr summarize_decode(qreq *r, const cJSON *in, summarize_in *out)
 {
-    cJSON *in;
-    qerr e = api_json_body(r, &in);
-    if (e)
-        return e;
+    qerr e;
     const char *text = NULL;
     int64_t sentences = 5, priority = 0;
     if ((e = qjson_str(in, "text", 1, SUMMARIZE_MAX_TEXT, &text, &r->err)) ||
@@ -24,6 +22,19 @@ qerr h_summarize(qreq *r)
         return e;
     if (strspn(text, " \t\r\n") == strlen(text))
         return api_fail(r, Q_ERR_UNPROCESSABLE, "field 'text' must not be empty");
+    *out = (summarize_in){text, sentences, priority};
+    return Q_OK;
+}
+
+qerr h_summarize(qreq *r)
+{
+    cJSON *body;
+    summarize_in in;
+    qerr e = api_json_body(r, &body);
+    if (e || (e = summarize_decode(r, body, &in)))
+        return e;
+    const char *text = in.text;
+    int64_t sentences = in.sentences, priority = in.priority;
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "text", text);
     cJSON_AddNumberToObject(p, "sentences", (double)sentences);

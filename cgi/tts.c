@@ -17,10 +17,12 @@
  * The jobs' results name the file written ({"path", ...}); until a result
  * says otherwise, output is served. */
 #include "api.h"
+#include "decode.h"
 #include "notify.h"
 #include "queue.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,8 @@ static cJSON *reported_voices(qreq *r, int *nworkers)
     qerrctx e = {0};
     cJSON *engines = qjson_own(r->arena, cJSON_CreateObject());
     *nworkers = 0;
+    if (!r->db)            /* only without a server (tests/fuzz): the built-in voices */
+        return engines;
     if (qdb_query(r->db, r->arena, &rows, &e,
                   "SELECT capabilities FROM workers WHERE capabilities IS NOT NULL AND status <> 'offline'"
                   " AND last_heartbeat > NOW(3) - INTERVAL 120 SECOND", ""))
@@ -209,13 +213,8 @@ static int date_ok(const char *s)
     return y >= 2000 && y <= 2999 && m >= 1 && m <= 12 && d >= 1 && d <= 31 && s[4] == '-' && s[7] == '-';
 }
 
-struct chapter_in {
-    const char *id, *title, *text;
-    int64_t chars;
-};
-
-/* Validates voice_settings into a fresh object (arena-owned). */
-static qerr parse_voice(qreq *r, const cJSON *body, cJSON **out)
+/* Validates voice_settings into a fresh object (arena-owned); decode.h. */
+qerr tts_parse_voice(qreq *r, const cJSON *body, cJSON **out)
 {
     const cJSON *vs = cJSON_GetObjectItemCaseSensitive(body, "voice_settings");
     if (!vs) vs = cJSON_GetObjectItemCaseSensitive(body, "voiceSettings");   /* the seed's spelling */
@@ -268,31 +267,12 @@ static qerr parse_voice(qreq *r, const cJSON *body, cJSON **out)
     return Q_OK;
 }
 
-/* POST /api/v1/tts/queue -> 202 {"job_id", "status": "queued", "status_url"}. */
-qerr h_tts_create(qreq *r)
+/* The body of POST /api/v1/tts/queue up to voice_settings (tts_parse_voice
+ * checks voices against the database): a script or chapters, within the
+ * character limit. */
+qerr tts_decode(qreq *r, const cJSON *body, tts_in *out)
 {
-    cJSON *body;
     const qconfig *cfg = qconfig_get();
-    qerr e = api_need_db(r);
-    if (e)
-        return e;
-    /* a book is bigger than other JSON bodies: up to the character limit
-     * in \uXXXX escapes, plus room for the rest */
-    const char *ct = api_param(r, "CONTENT_TYPE");
-    if (ct && *ct && strncasecmp(ct, "application/json", 16) != 0)
-        return api_fail(r, Q_ERR_UNSUPPORTED, "expected Content-Type application/json, got %.64s", ct);
-    char *raw;
-    size_t rawlen;
-    size_t limit = (size_t)cfg->max_tts_chars * 6 + (1u << 20);
-    if ((size_t)cfg->max_json_bytes > limit)
-        limit = (size_t)cfg->max_json_bytes;
-    e = api_body(r, limit, &raw, &rawlen);
-    if (!e)
-        e = qjson_parse(r->arena, raw, rawlen, &body, &r->err);
-    if (e)
-        return e;
-    if (!cJSON_IsObject(body))
-        return api_fail(r, Q_ERR_INVALID, "the request body must be a JSON object");
     qerrctx fe = {0};
     const char *script = NULL, *work_id = NULL, *title = "", *format = "mp3", *notify = NULL, *channel = NULL,
                *date = NULL;
@@ -327,7 +307,7 @@ qerr h_tts_create(qreq *r)
 
     /* the text: a script, or chapters */
     const cJSON *chs = cJSON_GetObjectItemCaseSensitive(body, "chapters");
-    struct chapter_in *ch;
+    tts_chapter_in *ch;
     int n = 0;
     int64_t total = 0;
     if (script && chs)
@@ -336,7 +316,7 @@ qerr h_tts_create(qreq *r)
         if (blank(script))
             return unprocessable(r, "script_text", "must not be empty");
         ch = qarena_calloc(r->arena, sizeof *ch);
-        ch[0] = (struct chapter_in){NULL, title, script, utf8_chars(script)};
+        ch[0] = (tts_chapter_in){NULL, title, script, utf8_chars(script)};
         total = ch[0].chars;
         n = 1;
     } else {
@@ -354,13 +334,13 @@ qerr h_tts_create(qreq *r)
                 snprintf(f, sizeof f, "chapters[%d]", n);
                 return unprocessable(r, f, "must be an object {\"id\", \"title\", \"text\"}");
             }
-            struct chapter_in *x = &ch[n];
+            tts_chapter_in *x = &ch[n];
             x->title = "";
             const cJSON *idv = cJSON_GetObjectItemCaseSensitive(c, "id");
             if (cJSON_IsString(idv) && strlen(idv->valuestring) <= 128)
                 x->id = idv->valuestring;
-            else if (cJSON_IsNumber(idv))
-                x->id = qarena_printf(r->arena, "%lld", (long long)idv->valuedouble);
+            else if (cJSON_IsNumber(idv) && fabs(idv->valuedouble) <= QJSON_MAX_EXACT_INT)
+                x->id = qarena_printf(r->arena, "%lld", (long long)idv->valuedouble);  /* others: no id, as a bad string */
             snprintf(f, sizeof f, "chapters[%d].title", n);
             if (qjson_str(c, "title", 0, 255, &x->title, &fe))
                 return unprocessable(r, f, "must be a string of at most 255 bytes");
@@ -377,8 +357,45 @@ qerr h_tts_create(qreq *r)
     if (total > cfg->max_tts_chars)
         return api_fail(r, Q_ERR_UNPROCESSABLE, "field '%s': %lld characters is over the limit of %lld per request",
                         script ? "script_text" : "chapters", (long long)total, (long long)cfg->max_tts_chars);
+    *out = (tts_in){script, work_id, title, author, format, notify, channel, date, prio, video, total, ch, n};
+    return Q_OK;
+}
+
+/* POST /api/v1/tts/queue -> 202 {"job_id", "status": "queued", "status_url"}. */
+qerr h_tts_create(qreq *r)
+{
+    cJSON *body;
+    const qconfig *cfg = qconfig_get();
+    qerr e = api_need_db(r);
+    if (e)
+        return e;
+    /* a book is bigger than other JSON bodies: up to the character limit
+     * in \uXXXX escapes, plus room for the rest */
+    const char *ct = api_param(r, "CONTENT_TYPE");
+    if (ct && *ct && strncasecmp(ct, "application/json", 16) != 0)
+        return api_fail(r, Q_ERR_UNSUPPORTED, "expected Content-Type application/json, got %.64s", ct);
+    char *raw;
+    size_t rawlen;
+    size_t limit = (size_t)cfg->max_tts_chars * 6 + (1u << 20);
+    if ((size_t)cfg->max_json_bytes > limit)
+        limit = (size_t)cfg->max_json_bytes;
+    e = api_body(r, limit, &raw, &rawlen);
+    if (!e)
+        e = qjson_parse(r->arena, raw, rawlen, &body, &r->err);
+    if (e)
+        return e;
+    if (!cJSON_IsObject(body))
+        return api_fail(r, Q_ERR_INVALID, "the request body must be a JSON object");
+    tts_in in;
+    if ((e = tts_decode(r, body, &in)))
+        return e;
+    const char *work_id = in.work_id, *title = in.title, *format = in.format, *notify = in.notify,
+               *channel = in.channel, *date = in.date, *script = in.script, *author = in.author;
+    int64_t prio = in.prio, video = in.video, total = in.total;
+    tts_chapter_in *ch = in.ch;
+    int n = in.n;
     cJSON *voice = NULL;
-    e = parse_voice(r, body, &voice);
+    e = tts_parse_voice(r, body, &voice);
     if (e)
         return e;
     char *voice_text = cJSON_PrintUnformatted(voice);

@@ -6,6 +6,7 @@
  * of the upload session, but only when its sha256 matches the one announced
  * at creation (metadata key "sha256", hex), if any. */
 #include "api.h"
+#include "tus.h"
 #include "util.h"
 
 #include <errno.h>
@@ -22,7 +23,7 @@
 #define TUS_HDR "Tus-Resumable: " TUS_VERSION "\r\n"
 
 /* Every tus reply, errors included, names the protocol version. */
-static qerr tus_check_version(qreq *r)
+qerr tus_check_version(qreq *r)
 {
     r->err_headers = TUS_HDR;
     const char *v = api_header(r, "Tus-Resumable");
@@ -50,7 +51,7 @@ static int b64val(int c)
 /* Decodes base64 [s, s+n) into out (NUL-terminated, cut at outsz - 1);
  * returns the decoded length, or -1 when a byte is not base64 or the output
  * was cut (callers that need exact bytes check it). */
-static long b64_decode(const char *s, size_t n, char *out, size_t outsz)
+long b64_decode(const char *s, size_t n, char *out, size_t outsz)
 {
     int bad = 0;
     uint32_t acc = 0;
@@ -79,7 +80,7 @@ static long b64_decode(const char *s, size_t n, char *out, size_t outsz)
 /* The "filename" (or "name") entry of an Upload-Metadata header into out,
  * and its "sha256" entry (hex, decoded from base64) into sha (empty when
  * absent; "?" when present but unreadable). */
-static void tus_meta_filename(const char *meta, char *out, size_t outsz, char sha[65])
+void tus_meta_filename(const char *meta, char *out, size_t outsz, char sha[65])
 {
     out[0] = '\0';
     sha[0] = '\0';
@@ -107,7 +108,7 @@ static void tus_meta_filename(const char *meta, char *out, size_t outsz, char sh
 
 /* The Upload-Checksum header ("sha256 <base64 of the 32-byte digest>") as
  * lowercase hex into want; 0 when absent, 1 when present, or an error. */
-static qerr tus_chunk_checksum(qreq *r, char want[65], int *given)
+qerr tus_chunk_checksum(qreq *r, char want[65], int *given)
 {
     *given = 0;
     const char *h = api_header(r, "Upload-Checksum");

@@ -99,10 +99,14 @@ qerr qjson_int(const cJSON *obj, const char *field, int required, int64_t lo, in
         return required ? qerr_set(err, Q_ERR_UNPROCESSABLE, "field '%s' is required", field) : Q_OK;
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || !isfinite(v->valuedouble))
         return qerr_set(err, Q_ERR_UNPROCESSABLE, "field '%s' must be an integer", field);
-    if (v->valuedouble < (double)lo || v->valuedouble > (double)hi)
+    /* compared as integers: (double)hi rounds (INT64_MAX / 2 becomes 2^62,
+     * one past it; INT64_MAX becomes 2^63, past any int64_t), so only a
+     * value inside int64_t's range is converted (tests/fuzz/fuzz_json.c) */
+    double d = v->valuedouble;
+    if (d < -9223372036854775808.0 || d >= 9223372036854775808.0 || (int64_t)d < lo || (int64_t)d > hi)
         return qerr_set(err, Q_ERR_UNPROCESSABLE, "field '%s' must be between %lld and %lld", field,
                         (long long)lo, (long long)hi);
-    *out = (int64_t)v->valuedouble;
+    *out = (int64_t)d;
     return Q_OK;
 }
 

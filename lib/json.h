@@ -12,6 +12,9 @@
 /* Parses len bytes; the tree is freed with the arena. Depth is capped at
  * QJSON_MAX_DEPTH. On failure returns Q_ERR_INVALID with a message. */
 #define QJSON_MAX_DEPTH 64
+/* 2^53: every whole number up to it is exact in a JSON number (a double)
+ * and converts to int64_t without undefined behaviour. */
+#define QJSON_MAX_EXACT_INT 9007199254740992.0
 qerr qjson_parse(qarena *a, const char *buf, size_t len, cJSON **out, qerrctx *err);
 /* Registers tree for cJSON_Delete when the arena goes; returns tree. */
 cJSON *qjson_own(qarena *a, cJSON *tree);
