@@ -486,8 +486,10 @@ int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_
         return -1;
     }
     int ok = t->dev == st.st_dev && t->ino == st.st_ino;
+    int64_t t0 = qmono_us(), hash_left = st.st_size - t->hashed, tee_left = st.st_size - t->teed;
     while (ok && tap_advance(t, 1, INT64_MAX) != 0)
         ;
+    int64_t t1 = qmono_us();
     ok = ok && t->mode == TAP_DONE && t->start == start && t->end >= start &&
          (needle ? t->nlen == nlen && !memcmp(t->needle, needle, nlen) : t->nlen == 0);
     if (ok) {
@@ -497,6 +499,9 @@ int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_
         /* the rest of the part to its staging file, cut at the part's end */
         if (t->tee >= 0 && (tee_step(t, t->end, INT64_MAX) != 0 || ftruncate(t->tee, t->end - t->start) != 0))
             tee_close(t, 1);
+        QLOG_D("upload tap: claimed with %lld bytes to hash (%.1f ms) and %lld to copy (%.1f ms)",
+               (long long)hash_left, (t1 - t0) / 1000.0, t->tee >= 0 ? (long long)tee_left : -1LL,
+               (qmono_us() - t1) / 1000.0);
         if (t->tee >= 0 && staged && stagedsz > strlen(tap_stage) + strlen(t->name) + 1) {
             stage_path(t, staged, stagedsz);    /* the caller renames it into place */
             tee_close(t, 0);
