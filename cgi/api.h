@@ -186,6 +186,9 @@ void api_bodytap_stop(void);
 int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_t nlen, int64_t *end, char sha[65],
                       char *staged, size_t stagedsz);
 void api_bodytap_forget(const char *path);
+/* tus.c: finished tus files whose sha256 came from the running digest,
+ * and those hashed whole (a restart or another process in between). */
+void api_tus_digest_counts(long long *running, long long *rehashed);
 /* Claims answered by the tap and claims that were not, since start. */
 void api_bodytap_counts(long long *hits, long long *misses);
 /* Renames abs (a file on the storage file system, such as the upload

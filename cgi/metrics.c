@@ -184,6 +184,10 @@ static void http_metrics(mbuf *b, qarena *a)
     out(b, "# HELP quire_upload_tap_claims_total Uploads hashed while they arrived (hit) or after (miss).\n"
            "# TYPE quire_upload_tap_claims_total counter\nquire_upload_tap_claims_total{result=\"hit\"} %lld\n"
            "quire_upload_tap_claims_total{result=\"miss\"} %lld\n", hits, misses);
+    api_tus_digest_counts(&hits, &misses);
+    out(b, "# HELP quire_tus_digests_total Finished tus uploads hashed as their chunks came (running) or whole.\n"
+           "# TYPE quire_tus_digests_total counter\nquire_tus_digests_total{how=\"running\"} %lld\n"
+           "quire_tus_digests_total{how=\"rehashed\"} %lld\n", hits, misses);
 }
 
 /* The histograms' SQL is constant text: the bucket bounds are bound as

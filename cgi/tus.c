@@ -4,13 +4,17 @@
  * appends nginx's body file to it (copy_file_range, fdatasync before the
  * offset is acknowledged); the last byte turns the slot into an ordinary file
  * of the upload session, but only when its sha256 matches the one announced
- * at creation (metadata key "sha256", hex), if any. */
+ * at creation (metadata key "sha256", hex), if any. The digest is kept
+ * running as chunks arrive (run_*), so the last PATCH does not wait for the
+ * whole file to be read again. */
 #include "api.h"
 #include "tus.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +250,115 @@ qerr h_tus_head(qreq *r)
     return api_reply_raw(r, 200, NULL, "", 0, h);
 }
 
+/* Running digests: the SHA-256 state of bytes [0, offset) of a slot's part,
+ * fed by each acknowledged chunk of this process. A slot whose chunks did
+ * not all pass here in order (a restart, another quire-api, two PATCHes
+ * racing past each other) has no usable state and its finished file is
+ * hashed whole, so the state is only ever a shortcut. Guarded by run_mu;
+ * at most RUN_SLOTS slots, the least recently fed one evicted. */
+#define RUN_SLOTS 256
+static struct run {
+    int64_t slot, offset, used_ms;
+    qsha256 h;
+} runs[RUN_SLOTS];
+static pthread_mutex_t run_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_llong run_used, run_rehashed;     /* finished files, for /metrics */
+
+static void run_drop(struct run *u)
+{
+    char sink[65];
+    if (u->h.ctx)
+        qsha256_final(&u->h, sink);
+    memset(u, 0, sizeof *u);
+}
+
+/* The chunk [0, len) of body, just appended at offset at of slot, goes into
+ * the slot's running digest when that digest stands exactly at at. The
+ * state is taken out of the table while the chunk is hashed, so other
+ * uploads' chunks do not wait for this one. */
+static void run_feed(int64_t slot, int64_t at, const char *body, int64_t len)
+{
+    qsha256 h = {0};
+    pthread_mutex_lock(&run_mu);
+    for (int i = 0; i < RUN_SLOTS; i++)
+        if (runs[i].slot == slot) {
+            if (runs[i].offset == at) {
+                h = runs[i].h;                  /* ours while we hash */
+                runs[i].h.ctx = NULL;
+            }
+            run_drop(&runs[i]);
+            break;
+        }
+    pthread_mutex_unlock(&run_mu);
+    if (!h.ctx && (at != 0 || qsha256_init(&h) != 0))
+        return;                                 /* a chunk went by elsewhere */
+    int fd = len > 0 ? open(body, O_RDONLY | O_CLOEXEC) : -1;
+    static _Thread_local char buf[1 << 16];
+    int64_t done = 0;
+    while (fd >= 0 && done < len) {
+        ssize_t k = pread(fd, buf, len - done < (int64_t)sizeof buf ? (size_t)(len - done) : sizeof buf, done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        qsha256_update(&h, buf, (size_t)k);
+        done += k;
+    }
+    if (fd >= 0)
+        close(fd);
+    pthread_mutex_lock(&run_mu);
+    struct run *lru = &runs[0];
+    for (int i = 1; i < RUN_SLOTS; i++)
+        if (runs[i].used_ms < lru->used_ms)
+            lru = &runs[i];
+    run_drop(lru);
+    if (done == len) {
+        *lru = (struct run){.slot = slot, .offset = at + len, .used_ms = qmono_ms(), .h = h};
+        h.ctx = NULL;
+    }
+    pthread_mutex_unlock(&run_mu);
+    if (h.ctx) {
+        char sink[65];
+        qsha256_final(&h, sink);
+    }
+}
+
+/* The finished slot's digest from its running state: 0, or -1 when there
+ * is none standing at length (the caller hashes the file). The state goes
+ * either way. */
+static int run_take(int64_t slot, int64_t length, char sha[65])
+{
+    int rc = -1;
+    pthread_mutex_lock(&run_mu);
+    for (int i = 0; i < RUN_SLOTS; i++)
+        if (runs[i].slot == slot) {
+            if (runs[i].offset == length) {
+                qsha256_final(&runs[i].h, sha);
+                rc = 0;
+            }
+            run_drop(&runs[i]);
+            break;
+        }
+    pthread_mutex_unlock(&run_mu);
+    atomic_fetch_add(rc == 0 ? &run_used : &run_rehashed, 1);
+    return rc;
+}
+
+static void run_forget(int64_t slot)
+{
+    pthread_mutex_lock(&run_mu);
+    for (int i = 0; i < RUN_SLOTS; i++)
+        if (runs[i].slot == slot)
+            run_drop(&runs[i]);
+    pthread_mutex_unlock(&run_mu);
+}
+
+void api_tus_digest_counts(long long *running, long long *rehashed)
+{
+    *running = atomic_load(&run_used);
+    *rehashed = atomic_load(&run_rehashed);
+}
+
 /* The slot is complete: its part file becomes a file of the upload. */
 static qerr slot_finish(qreq *r, const tus_slot *s, char file_pub[37], const char **format_out)
 {
@@ -262,7 +375,7 @@ static qerr slot_finish(qreq *r, const tus_slot *s, char file_pub[37], const cha
                         format);
     }
     char sha[65];
-    if (qsha256_file(part, sha) != 0)
+    if (run_take(s->id, s->length, sha) != 0 && qsha256_file(part, sha) != 0)
         return api_fail(r, Q_ERR_IO, "cannot hash the finished upload");
     /* the announced digest is the client's proof of what it sent: a file
      * that differs is never recorded, and its bytes are of no use */
@@ -362,6 +475,7 @@ qerr h_tus_patch(qreq *r)
     }
     if ((e = qdb_commit(r->db, &r->err)))
         goto fail;
+    run_feed(s.id, at, body, len);
     s.offset = at + len;
     const char *extra = "";
     if (s.offset == s.length) {
@@ -385,6 +499,7 @@ qerr h_tus_delete(qreq *r)
     if (e || (e = slot_load(r, 0, &s)) ||
         (e = qdb_exec(r->db, &r->err, "DELETE FROM tus_slots WHERE id = ?", "i", s.id)))
         return e;
+    run_forget(s.id);
     store_remove(r, s.rel);
     return api_reply_raw(r, 204, NULL, "", 0, TUS_HDR);
 }

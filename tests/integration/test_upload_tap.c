@@ -36,17 +36,9 @@ static unsigned char *audio(size_t n, size_t *len)
 /* quire_upload_tap_claims_total{result=...} from /metrics. */
 static long long tap_count(const char *result)
 {
-    thttp h;
-    long long v = -1;
-    if (thttp_req(&h, "GET", "/metrics", NULL, NULL, NULL, 0, NULL) == 0 && h.body) {
-        char key[80];
-        snprintf(key, sizeof key, "quire_upload_tap_claims_total{result=\"%s\"} ", result);
-        const char *p = strstr(h.body, key);
-        if (p)
-            v = atoll(p + strlen(key));
-    }
-    thttp_free(&h);
-    return v;
+    char key[80];
+    snprintf(key, sizeof key, "quire_upload_tap_claims_total{result=\"%s\"}", result);
+    return at_metric(key);
 }
 
 /* Sends body to the upload's files endpoint; 1 when it answered 201 with

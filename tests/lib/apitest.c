@@ -236,3 +236,19 @@ long long at_tus_head(const char *tok, const char *slot, long *status)
     thttp_free(&r);
     return off;
 }
+
+long long at_metric(const char *series)
+{
+    thttp h;
+    long long v = -1;
+    if (thttp_req(&h, "GET", "/metrics", NULL, NULL, NULL, 0, NULL) == 0 && h.body) {
+        size_t n = strlen(series);
+        for (const char *p = h.body; (p = strstr(p, series)); p += n)
+            if ((p == h.body || p[-1] == '\n') && p[n] == ' ') {
+                v = atoll(p + n + 1);
+                break;
+            }
+    }
+    thttp_free(&h);
+    return v;
+}

@@ -45,4 +45,7 @@ int at_raw_http(const void *req, size_t len, size_t cut, int timeout_ms, char *r
 /* HEAD of a tus slot (a path): its Upload-Offset, -1 when it has none;
  * *status (may be NULL) gets the HTTP status. */
 long long at_tus_head(const char *tok, const char *slot, long *status);
+/* The value of one series of this stack's /metrics, given as it is written
+ * there (`quire_x_total{a="b"}`); -1 when absent. */
+long long at_metric(const char *series);
 #endif
