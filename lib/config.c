@@ -55,9 +55,9 @@ static void cfg_load(void)
     cfg.db_password = qconfig_str("QUIRE_DB_PASSWORD", "");
     cfg.db_name = qconfig_str("QUIRE_DB_NAME", "quire");
     cfg.api_socket = qconfig_str("QUIRE_API_SOCKET", path_join(cfg.var_dir, "run/api.sock"));
-    cfg.api_threads = (int)qconfig_int("QUIRE_API_THREADS", 8);
+    cfg.api_threads = (int)qconfig_int("QUIRE_API_THREADS", 16);
     if (cfg.api_threads < 1 || cfg.api_threads > 256)
-        cfg.api_threads = 8;
+        cfg.api_threads = 16;
     const char *lvl = qconfig_str("QUIRE_LOG_LEVEL", "info");
     cfg.log_level = !strcasecmp(lvl, "debug") ? QLOG_DEBUG : !strcasecmp(lvl, "warn") ? QLOG_WARN
                   : !strcasecmp(lvl, "error") ? QLOG_ERROR : QLOG_INFO;
