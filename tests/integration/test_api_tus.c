@@ -14,24 +14,6 @@ static char *tok, *other;
 
 #define TUS AT_TUS
 
-/* POST .../tus; returns the slot path (malloc'd) or NULL, *status set. */
-static char *tus_create(const char *t, const char *up, long long length, const char *meta, long *status)
-{
-    char path[256], hdr[512];
-    snprintf(path, sizeof path, "/api/v1/uploads/%s/tus", up);
-    snprintf(hdr, sizeof hdr, TUS "\nUpload-Length: %lld%s%s", length, meta ? "\nUpload-Metadata: " : "",
-             meta ? meta : "");
-    thttp r;
-    char *loc = NULL;
-    if (thttp_req(&r, "POST", path, t, NULL, NULL, 0, hdr) == 0) {
-        *status = r.status;
-        if (r.status == 201 && thttp_header(&r, "Location"))
-            loc = strdup(thttp_header(&r, "Location"));
-    }
-    thttp_free(&r);
-    return loc;
-}
-
 static long tus_patch(const char *t, const char *slot, long long offset, const char *data, size_t len, thttp *out)
 {
     char hdr[256];
@@ -77,7 +59,7 @@ static void test_three_chunks_with_a_break_and_resume(void)
     T_REQUIRE(up != NULL);
     long st = 0;
     /* "my book.wav" in base64 */
-    char *slot = tus_create(tok, up, (long long)len, "filename bXkgYm9vay53YXY=,lang ZW4=", &st);
+    char *slot = at_tus_create(tok, up, (long long)len, "filename bXkgYm9vay53YXY=,lang ZW4=", &st);
     T_EQ_INT(st, 201);
     T_REQUIRE(slot != NULL);
     T_CHECK(strstr(slot, "/api/v1/uploads/") == slot);
@@ -176,7 +158,7 @@ static void test_termination(void)
     char *up = at_upload(tok, "single", 1);
     T_REQUIRE(data && up);
     long st;
-    char *slot = tus_create(tok, up, (long long)len, NULL, &st);
+    char *slot = at_tus_create(tok, up, (long long)len, NULL, &st);
     T_REQUIRE(slot != NULL);
     thttp r;
     T_EQ_INT(tus_patch(tok, slot, 0, data, 1000, &r), 204);
@@ -197,10 +179,10 @@ static void test_termination(void)
     T_EQ_INT(at_storage_files(rel), 0);
     /* the freed place in the single-file session can be used again */
     free(slot);
-    slot = tus_create(tok, up, (long long)len, NULL, &st);
+    slot = at_tus_create(tok, up, (long long)len, NULL, &st);
     T_EQ_INT(st, 201);
     /* but not twice */
-    char *slot2 = tus_create(tok, up, (long long)len, NULL, &st);
+    char *slot2 = at_tus_create(tok, up, (long long)len, NULL, &st);
     T_EQ_INT(st, 409);
     free(slot2);
     free(slot);
@@ -214,10 +196,10 @@ static void test_limits_and_non_audio(void)
     char *up = at_upload(tok, "multi", 3);
     T_REQUIRE(up != NULL);
     long st;
-    char *s = tus_create(tok, up, 1LL << 50, NULL, &st);
+    char *s = at_tus_create(tok, up, 1LL << 50, NULL, &st);
     T_EQ_INT(st, 413);
     free(s);
-    s = tus_create(tok, up, 0, NULL, &st);
+    s = at_tus_create(tok, up, 0, NULL, &st);
     T_EQ_INT(st, 422);
     free(s);
     char path[256];
@@ -228,7 +210,7 @@ static void test_limits_and_non_audio(void)
     thttp_free(&r);
     /* the first chunk of a PDF: 415 naming it, the slot is dropped */
     const char pdf[] = "%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n";
-    s = tus_create(tok, up, (long long)sizeof pdf - 1, "filename ZG9jLnBkZg==", &st);
+    s = at_tus_create(tok, up, (long long)sizeof pdf - 1, "filename ZG9jLnBkZg==", &st);
     T_REQUIRE(s != NULL);
     T_EQ_INT(tus_patch(tok, s, 0, pdf, sizeof pdf - 1, &r), 415);
     T_CHECK(tjson_str(r.json, "error.message") && strstr(tjson_str(r.json, "error.message"), "pdf"));
@@ -240,7 +222,7 @@ static void test_limits_and_non_audio(void)
     T_EQ_INT(at_storage_files(rel), 0);
     free(s);
     /* a first chunk too short to judge: the check comes with the last byte */
-    s = tus_create(tok, up, (long long)sizeof pdf - 1, NULL, &st);
+    s = at_tus_create(tok, up, (long long)sizeof pdf - 1, NULL, &st);
     T_REQUIRE(s != NULL);
     T_EQ_INT(tus_patch(tok, s, 0, pdf, 4, &r), 204);
     thttp_free(&r);
@@ -251,10 +233,10 @@ static void test_limits_and_non_audio(void)
     T_EQ_INT(at_storage_files(rel), 0);
     free(s);
     /* unknown upload session */
-    s = tus_create(tok, "00000000-0000-4000-8000-000000000000", 10, NULL, &st);
+    s = at_tus_create(tok, "00000000-0000-4000-8000-000000000000", 10, NULL, &st);
     T_EQ_INT(st, 404);
     free(s);
-    s = tus_create(other, up, 10, NULL, &st);
+    s = at_tus_create(other, up, 10, NULL, &st);
     T_EQ_INT(st, 404);
     free(s);
     free(up);

@@ -47,24 +47,6 @@ static long long files_of(const char *up)
     return n;
 }
 
-static char *tus_create(const char *up, long long length, const char *meta, long *status)
-{
-    char path[256], hdr[512];
-    snprintf(path, sizeof path, "/api/v1/uploads/%s/tus", up);
-    snprintf(hdr, sizeof hdr, TUS "\nUpload-Length: %lld%s%s", length, meta ? "\nUpload-Metadata: " : "",
-             meta ? meta : "");
-    thttp r;
-    char *loc = NULL;
-    *status = 0;
-    if (thttp_req(&r, "POST", path, tok, NULL, NULL, 0, hdr) == 0) {
-        *status = r.status;
-        if (r.status == 201 && thttp_header(&r, "Location"))
-            loc = strdup(thttp_header(&r, "Location"));
-    }
-    thttp_free(&r);
-    return loc;
-}
-
 /* PATCH with an optional Upload-Checksum value ("sha256 <b64>"). */
 static long tus_patch(const char *slot, long long off, const char *data, size_t len, const char *checksum,
                       thttp *out)
@@ -95,7 +77,7 @@ static void test_tus_chunk_checksum(void)
     char *up = at_upload(tok, "single", 1);
     T_REQUIRE(up != NULL);
     long st;
-    char *slot = tus_create(up, (long long)wav_len, NULL, &st);
+    char *slot = at_tus_create(tok, up, (long long)wav_len, NULL, &st);
     T_EQ_INT(st, 201);
     T_REQUIRE(slot != NULL);
     size_t c1 = wav_len / 2;
@@ -154,14 +136,14 @@ static void test_tus_whole_file_digest(void)
     /* malformed digest in the metadata: refused at creation */
     b64_of_str("nothex", b64);
     snprintf(meta, sizeof meta, "filename %s,sha256 %s", name64, b64);
-    char *slot = tus_create(up, (long long)wav_len, meta, &st);
+    char *slot = at_tus_create(tok, up, (long long)wav_len, meta, &st);
     T_EQ_INT(st, 400);
     free(slot);
     /* a digest of other bytes: the last chunk gets 460 and nothing stays */
     qsha256_hex(wav_data, wav_len - 1, hex);
     b64_of_str(hex, b64);
     snprintf(meta, sizeof meta, "filename %s,sha256 %s", name64, b64);
-    slot = tus_create(up, (long long)wav_len, meta, &st);
+    slot = at_tus_create(tok, up, (long long)wav_len, meta, &st);
     T_EQ_INT(st, 201);
     T_REQUIRE(slot != NULL);
     thttp r;
@@ -181,7 +163,7 @@ static void test_tus_whole_file_digest(void)
             *p = (char)(*p - 32);
     b64_of_str(hex, b64);
     snprintf(meta, sizeof meta, "filename %s,sha256 %s", name64, b64);
-    slot = tus_create(up, (long long)wav_len, meta, &st);
+    slot = at_tus_create(tok, up, (long long)wav_len, meta, &st);
     T_EQ_INT(st, 201);
     T_REQUIRE(slot != NULL);
     T_EQ_INT(tus_patch(slot, 0, wav_data, wav_len, NULL, &r), 204);

@@ -252,3 +252,21 @@ long long at_metric(const char *series)
     thttp_free(&h);
     return v;
 }
+
+char *at_tus_create(const char *tok, const char *up, long long length, const char *meta, long *status)
+{
+    char path[256], hdr[512];
+    snprintf(path, sizeof path, "/api/v1/uploads/%s/tus", up);
+    snprintf(hdr, sizeof hdr, AT_TUS "\nUpload-Length: %lld%s%s", length, meta ? "\nUpload-Metadata: " : "",
+             meta ? meta : "");
+    thttp r;
+    char *loc = NULL;
+    *status = 0;
+    if (thttp_req(&r, "POST", path, tok, NULL, NULL, 0, hdr) == 0) {
+        *status = r.status;
+        if (r.status == 201 && thttp_header(&r, "Location"))
+            loc = strdup(thttp_header(&r, "Location"));
+    }
+    thttp_free(&r);
+    return loc;
+}

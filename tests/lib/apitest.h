@@ -42,6 +42,9 @@ int at_raw_http(const void *req, size_t len, size_t cut, int timeout_ms, char *r
 
 /* The tus protocol header every tus request carries. */
 #define AT_TUS "Tus-Resumable: 1.0.0"
+/* POST .../tus of upload up: the new slot's path (malloc'd) or NULL;
+ * *status gets the HTTP status (0 when none came). meta may be NULL. */
+char *at_tus_create(const char *tok, const char *up, long long length, const char *meta, long *status);
 /* HEAD of a tus slot (a path): its Upload-Offset, -1 when it has none;
  * *status (may be NULL) gets the HTTP status. */
 long long at_tus_head(const char *tok, const char *slot, long *status);
