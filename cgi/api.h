@@ -166,7 +166,7 @@ typedef struct store_copy {
 } store_copy;
 qerr store_copy_start(qreq *r, store_copy *c, const char *src, int64_t off, int64_t len, const char *dst_rel);
 qerr store_copy_finish(qreq *r, store_copy *c, int64_t keep);
-/* SHA-256 of path's bytes [off, limit), read through mmap. With a needle,
+/* SHA-256 of path's bytes [off, limit) (pread). With a needle,
  * stops at its first occurrence at or after off: *hit gets its position
  * (-1 when none) and only the bytes before it are hashed. 0 or -1/errno. */
 int store_hash_range(const char *path, int64_t off, int64_t limit, const char *needle, size_t nlen, int64_t *hit,

@@ -235,6 +235,13 @@ qerr h_blob_put(qreq *r)
         unlink(tmp);
         return api_fail(r, Q_ERR_IO, "cannot store the output: %s", strerror(errno));
     }
+    /* the worker reports its job done next: the output must be on disk */
+    if (qfile_durable(abs) != 0) {
+        int en = errno;
+        unlink(abs);
+        return api_fail(r, en == ENOSPC || en == EDQUOT ? Q_ERR_NO_SPACE : Q_ERR_IO, "cannot store the output: %s",
+                        strerror(en));
+    }
     api_metrics_upload_bytes(size);
     cJSON *o = api_obj(r);
     cJSON_AddStringToObject(o, "path", rel);

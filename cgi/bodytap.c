@@ -22,6 +22,11 @@
  * itself as before. nginx appends to a body file and never rewrites it, so
  * bytes once hashed stay what was hashed.
  *
+ * Bytes that will be stored (all of a raw body, the staging copy of a part)
+ * are also sent on their way to the disk as they are hashed or copied
+ * (sync_file_range), so that making the stored file durable before the
+ * reply (store.c) has only the last few megabytes left to wait for.
+ *
  * Who owns what: the tap thread owns the table; a claim takes its entry out
  * under tap_mu and, once the copying thread is not in the middle of a step
  * on it (tee_busy), owns it alone. */
@@ -39,14 +44,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define TAP_SLOTS 256
 #define TAP_HEAD (64 * 1024)         /* multipart part headers must fit (as in uploads.c) */
 #define TAP_STEP (8 << 20)           /* bytes hashed per turn before tap_mu is let go */
-#define TAP_WIN (4 << 20)            /* bytes mapped at a time */
+#define TAP_WIN (1 << 20)            /* bytes read at a time (>= TAP_HEAD) */
 #define TAP_NEEDLE_MAX 80            /* "\r\n--" + a boundary of at most 70 */
 
 enum { TAP_SNIFF, TAP_RAW, TAP_PART, TAP_DONE, TAP_DEAD };
@@ -115,10 +119,10 @@ static void tap_free(tap *t)
 /* Reads what the file holds past the hashed range into the digest, at most
  * budget bytes. final: the file is complete (a claim), so a short head is
  * all there is. Returns 0 when this entry has nothing more to do, 1 when it
- * has caught up with the file, 2 when the budget ran out first. */
-static int tap_advance(tap *t, int final, int64_t budget)
+ * has caught up with the file, 2 when the budget ran out first. buf holds
+ * TAP_WIN bytes. */
+static int tap_advance(tap *t, int final, int64_t budget, unsigned char *buf)
 {
-    static _Thread_local unsigned char buf[TAP_HEAD];
     struct stat st;
     if (t->mode == TAP_DONE || t->mode == TAP_DEAD)
         return 0;
@@ -166,27 +170,25 @@ static int tap_advance(tap *t, int final, int64_t budget)
             }
         }
     }
-    /* mapped rather than read: populating a window's page table costs far
-     * less than copying its bytes out of the page cache */
-    long page = sysconf(_SC_PAGESIZE);
+    /* read, not mapped: see store_hash_range */
     while (t->hashed < size && budget > 0) {
-        int64_t base = t->hashed - t->hashed % page;
-        size_t span = size - base < TAP_WIN ? (size_t)(size - base) : TAP_WIN;
-        unsigned char *m = mmap(NULL, span, PROT_READ, MAP_SHARED | MAP_POPULATE, t->fd, base);
-        if (m == MAP_FAILED) {
+        size_t k = size - t->hashed < TAP_WIN ? (size_t)(size - t->hashed) : TAP_WIN;
+        ssize_t n = pread(t->fd, buf, k, t->hashed);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
             t->mode = TAP_DEAD;
             return 0;
         }
-        const unsigned char *p = m + (t->hashed - base);
-        size_t k = span - (size_t)(t->hashed - base), use = k;
+        k = (size_t)n;
+        size_t use = k;
         if (t->mode == TAP_PART) {
-            const unsigned char *hit = memmem(p, k, t->needle, t->nlen);
+            const unsigned char *hit = memmem(buf, k, t->needle, t->nlen);
             if (hit) {
-                qsha256_update(&t->h, p, (size_t)(hit - p));
-                t->end = t->hashed + (hit - p);
+                qsha256_update(&t->h, buf, (size_t)(hit - buf));
+                t->end = t->hashed + (hit - buf);
                 t->hashed = t->end;
                 t->mode = TAP_DONE;
-                munmap(m, span);
                 return 0;
             }
             /* a delimiter may begin in the last nlen-1 bytes: they are looked
@@ -194,10 +196,14 @@ static int tap_advance(tap *t, int final, int64_t budget)
             if (t->hashed + (int64_t)k < size || !final)
                 use = k >= t->nlen ? k - (t->nlen - 1) : 0;
         }
-        qsha256_update(&t->h, p, use);
-        munmap(m, span);
+        qsha256_update(&t->h, buf, use);
         if (use == 0)
             break;
+        /* a raw body becomes the stored file itself (a link): its way to the
+         * disk starts now, so the fdatasync before the reply waits only for
+         * the tail */
+        if (t->mode == TAP_RAW)
+            qfile_writeback(t->fd, t->hashed, (int64_t)use);
         t->hashed += (int64_t)use;
         budget -= (int64_t)use;
     }
@@ -222,6 +228,7 @@ static int tee_step(tap *t, int64_t limit, int64_t budget)
             continue;
         if (k <= 0)
             return -1;
+        qfile_writeback(t->tee, out - k, k);    /* as for a raw body */
         budget -= k;
     }
     t->teed = in;
@@ -349,7 +356,12 @@ static void *tap_main(void *arg)
 {
     (void)arg;
     _Alignas(struct inotify_event) char evbuf[16 * 1024];
+    unsigned char *buf = malloc(TAP_WIN);
     int backlog = 0;
+    if (!buf) {
+        QLOG_W("upload tap: out of memory; uploads are hashed after they arrive");
+        return NULL;
+    }
     while (!tap_quit) {
         struct pollfd p = {.fd = tap_ifd, .events = POLLIN};
         int pr = poll(&p, 1, backlog ? 0 : 200);
@@ -368,11 +380,12 @@ static void *tap_main(void *arg)
         backlog = 0;
         for (int i = 0; i < TAP_SLOTS; i++) {
             pthread_mutex_lock(&tap_mu);
-            if (taps[i] && tap_advance(taps[i], 0, TAP_STEP) == 2)
+            if (taps[i] && tap_advance(taps[i], 0, TAP_STEP, buf) == 2)
                 backlog = 1;
             pthread_mutex_unlock(&tap_mu);
         }
     }
+    free(buf);
     return NULL;
 }
 
@@ -485,10 +498,12 @@ int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_
         atomic_fetch_add(&tap_misses, 1);
         return -1;
     }
-    int ok = t->dev == st.st_dev && t->ino == st.st_ino;
+    unsigned char *buf = malloc(TAP_WIN);
+    int ok = buf && t->dev == st.st_dev && t->ino == st.st_ino;
     int64_t t0 = qmono_us(), hash_left = st.st_size - t->hashed, tee_left = st.st_size - t->teed;
-    while (ok && tap_advance(t, 1, INT64_MAX) != 0)
+    while (ok && tap_advance(t, 1, INT64_MAX, buf) != 0)
         ;
+    free(buf);
     int64_t t1 = qmono_us();
     ok = ok && t->mode == TAP_DONE && t->start == start && t->end >= start &&
          (needle ? t->nlen == nlen && !memcmp(t->needle, needle, nlen) : t->nlen == 0);

@@ -388,8 +388,13 @@ static qerr slot_finish(qreq *r, const tus_slot *s, char file_pub[37], const cha
     }
     store_uuid(file_pub);
     const char *rel = qarena_printf(r->arena, "uploads/%s/%s%s", r->params[0], file_pub, store_ext(format));
+    /* the chunks were synced as they were acknowledged; the new name too */
     if (rename(part, store_abs(r, rel)) != 0)
         return api_fail(r, Q_ERR_IO, "cannot move the finished upload into place");
+    if (qfile_durable(store_abs(r, rel)) != 0) {
+        rename(store_abs(r, rel), part);
+        return api_fail(r, Q_ERR_IO, "cannot move the finished upload into place");
+    }
     qerr e = upload_add_file(r, s->upload_id, r->params[0], file_pub, s->name, rel, s->length, sha, format, NULL);
     if (e) {
         rename(store_abs(r, rel), part);

@@ -1,6 +1,7 @@
 /* transcript.c - transcript storage, writers (txt/json/srt/vtt), JSON reader
  * and chapter concatenation; see transcript.h. */
 #include "transcript.h"
+#include "util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -360,6 +361,11 @@ qerr q_transcript_save(const q_transcript *t, const char *prefix, qerrctx *err)
             e = qerr_set(err, full ? Q_ERR_NO_SPACE : Q_ERR_IO, "cannot write %s: %s", part, strerror(errno));
         }
         if (!e && rename(part, path) != 0) e = qerr_set(err, Q_ERR_IO, "cannot rename %s: %s", part, strerror(errno));
+        if (!e && qfile_durable(path) != 0) {
+            full = errno == ENOSPC || errno == EDQUOT;
+            e = qerr_set(err, full ? Q_ERR_NO_SPACE : Q_ERR_IO, "cannot write %s to disk: %s", path, strerror(errno));
+            unlink(path);
+        }
         if (e) {
             unlink(part);
             return e;

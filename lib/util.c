@@ -187,6 +187,39 @@ int qmkdir_p(const char *path, int mode)
     return 0;
 }
 
+int qfile_durable(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fdatasync(fd), e = errno;
+    close(fd);
+    if (rc != 0) {
+        errno = e;
+        return -1;
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n == 0 || n >= sizeof dir)
+        return 0;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd), e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+void qfile_writeback(int fd, int64_t off, int64_t len)
+{
+    if (len > 0)
+        (void)sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE);
+}
+
 int qparse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
     if (!s || !*s)

@@ -29,6 +29,16 @@ uint64_t qrandom_u64(void);
 /* mkdir -p with mode; returns 0 or -1 with errno. */
 int qmkdir_p(const char *path, int mode);
 
+/* Makes a file that was just written and named survive a machine crash:
+ * its data (fdatasync) and its name (fsync of the directory holding it).
+ * What quire acknowledges to a client as stored goes through here first.
+ * 0 or -1 with errno (ENOSPC/EIO of delayed writes show up here). */
+int qfile_durable(const char *path);
+/* Starts writing [off, off + len) of fd to disk without waiting, so that a
+ * later qfile_durable has only the tail left (errors are ignored: the
+ * later fdatasync reports them). */
+void qfile_writeback(int fd, int64_t off, int64_t len);
+
 /* The whole file into a malloc'd, NUL-terminated buffer (the caller frees);
  * NULL when it cannot be read or is larger than max bytes. */
 char *qread_file(const char *path, size_t max, size_t *len);

@@ -7,6 +7,7 @@
  * AAC packets are staged in "<path>.tmp" while the chapters are still being
  * marked, and laid out behind the tag / into the container at close. */
 #include "audio.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -640,6 +641,13 @@ qerr q_audio_writer_close(q_audio_writer *w, qerrctx *err)
     }
     if (!e && rename(w->part, w->path) != 0)
         e = qerr_set(err, Q_ERR_IO, "cannot rename %s: %s", w->part, strerror(errno));
+    /* the job is reported done only once its output would survive a crash */
+    if (!e && qfile_durable(w->path) != 0) {
+        int en = errno;
+        unlink(w->path);
+        e = qerr_set(err, en == ENOSPC || en == EDQUOT ? Q_ERR_NO_SPACE : Q_ERR_IO, "cannot write %s to disk: %s",
+                     w->path, strerror(en));
+    }
     if (e) {
         q_audio_writer_abort(w);
         return e;

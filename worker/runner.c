@@ -248,7 +248,7 @@ qerr qjob_output(qjobctx *c, const char *name, const char *local_path)
         *strrchr(dir, '/') = '\0';
         snprintf(tmp, sizeof tmp, "%s.part", abs);
         if (qmkdir_p(dir, 0755) != 0 || (link(local_path, tmp) != 0 && copy_file(local_path, tmp) != 0) ||
-            rename(tmp, abs) != 0) {
+            rename(tmp, abs) != 0 || qfile_durable(abs) != 0) {
             int en = errno;
             unlink(tmp);
             return qerr_set(&c->err, en == ENOSPC ? Q_ERR_NO_SPACE : Q_ERR_IO, "cannot store %s: %s", rel, strerror(en));
