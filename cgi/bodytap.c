@@ -9,12 +9,14 @@
  * request arrives, its handler claims the file: it finishes the little that
  * is left and gets the digest of exactly the bytes it is about to store.
  *
- * A multipart body's part is also copied, as it arrives, to a staging file
- * in storage (storage/.tap, the same file system as its destination) by a
- * second thread (copy_file_range, beside the hashing): the handler then
- * renames that into place instead of copying a gigabyte after the last
- * byte came. A staging file that cannot be written (a full disk) is dropped
- * and the handler copies as before.
+ * A multipart body's part is also written, from the buffer it was just
+ * hashed from, to a staging file in storage (storage/.tap, the same file
+ * system as its destination): the handler then renames that into place
+ * instead of copying a gigabyte after the last byte came. (A second thread
+ * copying with copy_file_range fell hundreds of megabytes behind on two
+ * cores; the bytes in hand are the cheapest to write.) A staging file that
+ * cannot be written (a full disk) is dropped and the handler copies as
+ * before.
  *
  * The tap is only a head start. The handler names the range it wants; any
  * doubt (no entry, another inode, another start, another delimiter, a queue
@@ -28,8 +30,7 @@
  * reply (store.c) has only the last few megabytes left to wait for.
  *
  * Who owns what: the tap thread owns the table; a claim takes its entry out
- * under tap_mu and, once the copying thread is not in the middle of a step
- * on it (tee_busy), owns it alone. */
+ * under tap_mu and then owns it alone. */
 #include "api.h"
 #include "util.h"
 
@@ -69,17 +70,15 @@ typedef struct tap {
     size_t nlen;
     int tee;                     /* the staging file of a part, or -1       */
     int64_t teed;                /* bytes [start, teed) are in it           */
-    int tee_busy;                /* the copying thread is at work on it     */
 } tap;
 
 static pthread_mutex_t tap_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t tap_cv = PTHREAD_COND_INITIALIZER;     /* tee_busy went 0 */
 static tap *taps[TAP_SLOTS];
 static char tap_dir[PATH_MAX];
 static char tap_stage[PATH_MAX];          /* storage/.tap; "" when none */
 static int tap_ifd = -1;
 static volatile int tap_quit;
-static pthread_t tap_thread, tee_thread;
+static pthread_t tap_thread;
 static int tap_running;
 static atomic_llong tap_hits, tap_misses;    /* claims, for /metrics */
 
@@ -114,6 +113,26 @@ static void tap_free(tap *t)
         qsha256_final(&t->h, sink);
     }
     free(t);
+}
+
+/* Appends the n bytes just hashed (they begin at t->teed) to t's staging
+ * file, and sends them on to the disk; a staging file that fails goes. */
+static void tee_write(tap *t, const unsigned char *buf, size_t n)
+{
+    if (t->tee < 0 || t->teed != t->hashed)
+        return;
+    for (size_t w = 0; w < n;) {
+        ssize_t k = pwrite(t->tee, buf + w, n - w, t->teed - t->start + (int64_t)w);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            tee_close(t, 1);
+            return;
+        }
+        w += (size_t)k;
+    }
+    qfile_writeback(t->tee, t->teed - t->start, (int64_t)n);
+    t->teed += (int64_t)n;
 }
 
 /* Reads what the file holds past the hashed range into the digest, at most
@@ -186,6 +205,7 @@ static int tap_advance(tap *t, int final, int64_t budget, unsigned char *buf)
             const unsigned char *hit = memmem(buf, k, t->needle, t->nlen);
             if (hit) {
                 qsha256_update(&t->h, buf, (size_t)(hit - buf));
+                tee_write(t, buf, (size_t)(hit - buf));
                 t->end = t->hashed + (hit - buf);
                 t->hashed = t->end;
                 t->mode = TAP_DONE;
@@ -199,6 +219,8 @@ static int tap_advance(tap *t, int final, int64_t budget, unsigned char *buf)
         qsha256_update(&t->h, buf, use);
         if (use == 0)
             break;
+        if (t->mode == TAP_PART)
+            tee_write(t, buf, use);
         /* a raw body becomes the stored file itself (a link): its way to the
          * disk starts now, so the fdatasync before the reply waits only for
          * the tail */
@@ -215,71 +237,6 @@ static int tap_advance(tap *t, int final, int64_t budget, unsigned char *buf)
     return budget <= 0 ? 2 : 1;
 }
 
-/* Copies the next bytes of t's part to its staging file, up to limit (the
- * file's end less what may be a delimiter's start, or the part's end once
- * known), at most budget. -1 when the staging file had to go. */
-static int tee_step(tap *t, int64_t limit, int64_t budget)
-{
-    loff_t in = t->teed, out = t->teed - t->start;
-    while (t->tee >= 0 && in < limit && budget > 0) {
-        size_t n = (size_t)(limit - in < budget ? limit - in : budget);
-        ssize_t k = copy_file_range(t->fd, &in, t->tee, &out, n, 0);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        qfile_writeback(t->tee, out - k, k);    /* as for a raw body */
-        budget -= k;
-    }
-    t->teed = in;
-    return 0;
-}
-
-/* Waits until the copying thread is off t; with tap_mu held. */
-static void tee_wait(tap *t)
-{
-    while (t->tee_busy)
-        pthread_cond_wait(&tap_cv, &tap_mu);
-}
-
-/* The copying thread: a step of every part with a staging file, then a
- * short sleep when there was nothing to copy. */
-static void *tee_main(void *arg)
-{
-    (void)arg;
-    while (!tap_quit) {
-        int moved = 0, parts = 0;
-        for (int i = 0; i < TAP_SLOTS; i++) {
-            pthread_mutex_lock(&tap_mu);
-            tap *t = taps[i];
-            int64_t limit = 0;
-            if (t && t->tee >= 0 && (t->mode == TAP_PART || t->mode == TAP_DONE)) {
-                parts++;
-                struct stat st;
-                limit = t->mode == TAP_DONE ? t->end
-                        : fstat(t->fd, &st) == 0 ? st.st_size - (int64_t)t->nlen : 0;
-                if (limit > t->teed)
-                    t->tee_busy = 1;
-            }
-            pthread_mutex_unlock(&tap_mu);
-            if (!t || !t->tee_busy)
-                continue;
-            int64_t before = t->teed;
-            int rc = tee_step(t, limit, TAP_STEP);
-            moved |= t->teed > before;
-            pthread_mutex_lock(&tap_mu);
-            if (rc != 0)
-                tee_close(t, 1);
-            t->tee_busy = 0;
-            pthread_cond_broadcast(&tap_cv);
-            pthread_mutex_unlock(&tap_mu);
-        }
-        if (!moved)                         /* waiting for bytes, or for a part at all */
-            usleep(parts ? 2000 : 50000);
-    }
-    return NULL;
-}
-
 static int tap_find(const char *name)
 {
     for (int i = 0; i < TAP_SLOTS; i++)
@@ -292,8 +249,6 @@ static int tap_find(const char *name)
 static void tap_drop_all(void)
 {
     for (int i = 0; i < TAP_SLOTS; i++) {
-        if (taps[i])
-            tee_wait(taps[i]);
         tap_free(taps[i]);
         taps[i] = NULL;
     }
@@ -339,7 +294,6 @@ static void tap_event(const struct inotify_event *ev)
     int i = tap_find(ev->name);
     if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
         if (i >= 0) {
-            tee_wait(taps[i]);
             tap_free(taps[i]);
             taps[i] = NULL;
         }
@@ -428,13 +382,6 @@ int api_bodytap_start(const char *dir, const char *stage)
         tap_ifd = -1;
         return -1;
     }
-    if (pthread_create(&tee_thread, NULL, tee_main, NULL) != 0) {
-        tap_quit = 1;
-        pthread_join(tap_thread, NULL);
-        close(tap_ifd);
-        tap_ifd = -1;
-        return -1;
-    }
     tap_running = 1;
     QLOG_I("upload tap on %s: bodies are hashed while they arrive", tap_dir);
     return 0;
@@ -446,7 +393,6 @@ void api_bodytap_stop(void)
         return;
     tap_quit = 1;
     pthread_join(tap_thread, NULL);
-    pthread_join(tee_thread, NULL);
     tap_running = 0;
     pthread_mutex_lock(&tap_mu);
     tap_drop_all();
@@ -470,10 +416,8 @@ static tap *tap_take(const char *path, struct stat *st)
     pthread_mutex_lock(&tap_mu);
     int i = tap_find(base + 1);
     tap *t = i >= 0 ? taps[i] : NULL;
-    if (t) {
-        taps[i] = NULL;                     /* ours now: the tap thread lets go, */
-        tee_wait(t);                        /* and the copying thread */
-    }
+    if (t)
+        taps[i] = NULL;                     /* ours now: the tap thread lets go */
     pthread_mutex_unlock(&tap_mu);
     return t;
 }
@@ -500,7 +444,7 @@ int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_
     }
     unsigned char *buf = malloc(TAP_WIN);
     int ok = buf && t->dev == st.st_dev && t->ino == st.st_ino;
-    int64_t t0 = qmono_us(), hash_left = st.st_size - t->hashed, tee_left = st.st_size - t->teed;
+    int64_t t0 = qmono_us(), hash_left = st.st_size - t->hashed;
     while (ok && tap_advance(t, 1, INT64_MAX, buf) != 0)
         ;
     free(buf);
@@ -511,12 +455,11 @@ int api_bodytap_claim(const char *path, int64_t start, const char *needle, size_
         qsha256_final(&t->h, sha);
         t->h.ctx = NULL;
         *end = t->end;
-        /* the rest of the part to its staging file, cut at the part's end */
-        if (t->tee >= 0 && (tee_step(t, t->end, INT64_MAX) != 0 || ftruncate(t->tee, t->end - t->start) != 0))
+        /* the staging file holds what was hashed, or it is not handed over */
+        if (t->tee >= 0 && t->teed != t->end)
             tee_close(t, 1);
-        QLOG_D("upload tap: claimed with %lld bytes to hash (%.1f ms) and %lld to copy (%.1f ms)",
-               (long long)hash_left, (t1 - t0) / 1000.0, t->tee >= 0 ? (long long)tee_left : -1LL,
-               (qmono_us() - t1) / 1000.0);
+        QLOG_D("upload tap: claimed with %lld bytes to hash (%.1f ms)%s", (long long)hash_left, (t1 - t0) / 1000.0,
+               t->tee >= 0 ? ", part staged" : "");
         if (t->tee >= 0 && staged && stagedsz > strlen(tap_stage) + strlen(t->name) + 1) {
             stage_path(t, staged, stagedsz);    /* the caller renames it into place */
             tee_close(t, 0);
