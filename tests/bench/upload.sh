@@ -47,19 +47,22 @@ for ((i = 1; i <= RUNS; i++)); do
   sync
   t0=$(bench_now); cp "$SRC" "$WORK/copy.wav"; t1=$(bench_now)
   rm -f "$WORK/copy.wav"
-  best_cp=$(min "$best_cp" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+  r_cp=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+  best_cp=$(min "$best_cp" "$r_cp")
 
   sync
   t0=$(bench_now); cp "$SRC" "$WORK/copy.wav"; sync -d "$WORK/copy.wav" "$WORK"; t1=$(bench_now)
   rm -f "$WORK/copy.wav"
-  best_cps=$(min "$best_cps" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+  r_cps=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+  best_cps=$(min "$best_cps" "$r_cps")
 
   sync
   t0=$(bench_now)
   out=$("$CLIENT" raw "$HOST" "$PORT" "/api/v1/uploads/$UP/files" "$T" "$SRC")
   t1=$(bench_now)
   case "$out" in *"\"file_size_bytes\":$SIZE"*) ;; *) echo "raw upload failed: $out" >&2; exit 1 ;; esac
-  best_raw=$(min "$best_raw" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+  r_raw=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+  best_raw=$(min "$best_raw" "$r_raw")
   curl -sf -X DELETE "$QUIRE_URL/api/v1/uploads/$UP" -H "Authorization: Bearer $T" >/dev/null
   UP=$(session)
 
@@ -68,7 +71,9 @@ for ((i = 1; i <= RUNS; i++)); do
   out=$("$CLIENT" multipart "$HOST" "$PORT" "/api/v1/uploads/$UP/files" "$T" "$SRC")
   t1=$(bench_now)
   case "$out" in *"\"file_size_bytes\":$SIZE"*) ;; *) echo "multipart upload failed: $out" >&2; exit 1 ;; esac
-  best_mp=$(min "$best_mp" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+  r_mp=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+  best_mp=$(min "$best_mp" "$r_mp")
+  printf 'run %d: cp %.3f s  cp+sync %.3f s  raw %.3f s  multipart %.3f s\n' "$i" "$r_cp" "$r_cps" "$r_raw" "$r_mp"
   curl -sf -X DELETE "$QUIRE_URL/api/v1/uploads/$UP" -H "Authorization: Bearer $T" >/dev/null
   UP=$(session)
 done
