@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -93,6 +94,11 @@ static void *serve(void *arg)
 int main(int argc, char **argv)
 {
     qlog_init("api");
+    /* Large transient buffers (the 1 MiB windows uploads are hashed in,
+     * request bodies) are mapped and go back to the kernel when freed.
+     * glibc's sliding threshold would instead keep one of each size in the
+     * arena of every request thread that ever used it: RSS that only grows. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     const qconfig *c = qconfig_get();
     const char *sock = argc > 1 ? argv[1] : c->api_socket;
 
