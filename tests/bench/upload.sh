@@ -2,7 +2,7 @@
 # upload.sh - `make bench-upload`: a 1 GiB file uploaded through nginx as a
 # raw body and as multipart/form-data, each timed against `cp` of the same
 # file on the same disk in the same run (best of QUIRE_BENCH_RUNS, default
-# 3, for each; the machine may be shared). The client
+# 5, for each; the machine may be shared). The client
 # (tests/bench/upload_client.c) sends the file with sendfile(2). The upload
 # time includes everything the client waits for: nginx writing the body
 # file, quire-api linking (raw) or copying the file part (multipart) into
@@ -17,7 +17,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 MB=${QUIRE_BENCH_UPLOAD_MB:-1024}
-RUNS=${QUIRE_BENCH_RUNS:-3}
+RUNS=${QUIRE_BENCH_RUNS:-5}
 CLIENT=$QUIRE_BIN/tests/bench/upload_client
 bench_stack
 T=$QUIRE_ADMIN_TOKEN
