@@ -239,8 +239,7 @@ qerr h_blob_put(qreq *r)
     if (qfile_durable(abs) != 0) {
         int en = errno;
         unlink(abs);
-        return api_fail(r, en == ENOSPC || en == EDQUOT ? Q_ERR_NO_SPACE : Q_ERR_IO, "cannot store the output: %s",
-                        strerror(en));
+        return api_fail(r, qerr_of_errno(en), "cannot store the output: %s", strerror(en));
     }
     api_metrics_upload_bytes(size);
     cJSON *o = api_obj(r);

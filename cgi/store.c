@@ -237,7 +237,7 @@ static int copy_range(int in, int64_t off_in, int out, int64_t off_out, int64_t 
     int64_t left = len;
     while (left > 0) {
         /* 8 MiB at a time, each sent on to the disk, so the sync before
-         * the reply finds little left (see bodytap.c's tee_step) */
+         * the reply finds little left (as the upload tap does) */
         size_t chunk = left > (8 << 20) ? (size_t)8 << 20 : (size_t)left;
         ssize_t k = copy_file_range(in, &oi, out, &oo, chunk, 0);
         if (k < 0 && errno == EINTR)
@@ -274,7 +274,7 @@ static int copy_range(int in, int64_t off_in, int out, int64_t off_out, int64_t 
 static qerr io_fail(qreq *r, const char *what, int e)
 {
     QLOG_E("%s: %s", what, strerror(e));
-    if (e == ENOSPC || e == EDQUOT)
+    if (qerr_of_errno(e) == Q_ERR_NO_SPACE)
         return api_fail(r, Q_ERR_NO_SPACE, "storage is full");
     return api_fail(r, Q_ERR_IO, "storage error while %s", what);
 }

@@ -1,6 +1,7 @@
-/* err.c - names and HTTP statuses of the error enum; the error context. */
+/* err.c - names and HTTP statuses of the error enum, the code for an errno; the error context. */
 #include "err.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +36,11 @@ const char *qerr_code(qerr e)
     if ((unsigned)e >= Q__ERR_COUNT || !err_table[e].code)
         return "internal_error";
     return err_table[e].code;
+}
+
+qerr qerr_of_errno(int e)
+{
+    return e == ENOSPC || e == EDQUOT ? Q_ERR_NO_SPACE : Q_ERR_IO;
 }
 
 int qerr_http_status(qerr e)

@@ -36,6 +36,9 @@ typedef enum {
 /* Stable machine-readable code ("invalid_request", ...) and HTTP status. */
 const char *qerr_code(qerr e);
 int qerr_http_status(qerr e);
+/* The code for a failed file operation's errno: a full disk or quota
+ * (Q_ERR_NO_SPACE: 507, retryable for jobs) or any other I/O error. */
+qerr qerr_of_errno(int e);
 
 /* An error on its way out: the first error set wins, later ones are kept
  * out so the root cause is what the caller sees. */

@@ -362,8 +362,8 @@ qerr q_transcript_save(const q_transcript *t, const char *prefix, qerrctx *err)
         }
         if (!e && rename(part, path) != 0) e = qerr_set(err, Q_ERR_IO, "cannot rename %s: %s", part, strerror(errno));
         if (!e && qfile_durable(path) != 0) {
-            full = errno == ENOSPC || errno == EDQUOT;
-            e = qerr_set(err, full ? Q_ERR_NO_SPACE : Q_ERR_IO, "cannot write %s to disk: %s", path, strerror(errno));
+            int en = errno;
+            e = qerr_set(err, qerr_of_errno(en), "cannot write %s to disk: %s", path, strerror(en));
             unlink(path);
         }
         if (e) {

@@ -121,7 +121,7 @@ void q_audio_writer_abort(q_audio_writer *w)
 static qerr wr_fail(qerrctx *err, const char *what, const char *path)
 {
     int e = errno;
-    if (e == ENOSPC || e == EDQUOT)
+    if (qerr_of_errno(e) == Q_ERR_NO_SPACE)
         return qerr_set(err, Q_ERR_NO_SPACE, "no space left on the storage device: cannot %s %s", what, path);
     return qerr_set(err, Q_ERR_IO, "cannot %s %s: %s", what, path, strerror(e ? e : EIO));
 }
@@ -643,10 +643,8 @@ qerr q_audio_writer_close(q_audio_writer *w, qerrctx *err)
         e = qerr_set(err, Q_ERR_IO, "cannot rename %s: %s", w->part, strerror(errno));
     /* the job is reported done only once its output would survive a crash */
     if (!e && qfile_durable(w->path) != 0) {
-        int en = errno;
+        e = wr_fail(err, "sync", w->path);
         unlink(w->path);
-        e = qerr_set(err, en == ENOSPC || en == EDQUOT ? Q_ERR_NO_SPACE : Q_ERR_IO, "cannot write %s to disk: %s",
-                     w->path, strerror(en));
     }
     if (e) {
         q_audio_writer_abort(w);

@@ -251,7 +251,7 @@ qerr qjob_output(qjobctx *c, const char *name, const char *local_path)
             rename(tmp, abs) != 0 || qfile_durable(abs) != 0) {
             int en = errno;
             unlink(tmp);
-            return qerr_set(&c->err, en == ENOSPC ? Q_ERR_NO_SPACE : Q_ERR_IO, "cannot store %s: %s", rel, strerror(en));
+            return qerr_set(&c->err, qerr_of_errno(en), "cannot store %s: %s", rel, strerror(en));
         }
     }
     return c->tp->ops->store(c->tp, c->job, rel, &c->err);
